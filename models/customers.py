@@ -1,0 +1,328 @@
+"""Customers: the store, its rules (validation, duplicates, soft delete) and its reads."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from tortoise import fields
+from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from models.errors import DomainError, ErrorCode, FieldError
+from models.pagination import Page, PageArgs, SortKey
+from models.scope import Scope
+from models.sql import Query, fetch
+from models.validation import (
+    clean_choice,
+    clean_custom_fields,
+    clean_email,
+    clean_phone,
+    clean_tags,
+    clean_text,
+    clean_utc,
+    not_in_future,
+)
+
+__all__ = [
+    "COLUMNS",
+    "Customer",
+    "CustomerFilter",
+    "CustomerOrder",
+    "CustomerTag",
+    "Gender",
+    "Source",
+    "count_customers",
+    "create_customer",
+    "customers_by_ids",
+    "delete_customer",
+    "list_customers",
+    "live_customer_ids",
+    "tags_by_customer",
+    "update_customer",
+]
+
+
+class Source(str, Enum):
+    WEBSITE = "website"
+    WECHAT = "wechat"
+    WEIBO = "weibo"
+    APP = "app"
+    STORE = "store"
+    EVENT = "event"
+    REFERRAL = "referral"
+    IMPORT = "import"
+    OTHER = "other"
+
+
+class Gender(str, Enum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+
+
+class Customer(Model):
+    id = fields.BigIntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    phone = fields.CharField(max_length=16, null=True)
+    email = fields.CharField(max_length=254, null=True)
+    birthday = fields.DateField(null=True)
+    gender = fields.CharEnumField(Gender, max_length=8, null=True)
+    company = fields.CharField(max_length=200, null=True)
+    source = fields.CharEnumField(Source, max_length=16, default=Source.OTHER)
+    custom_fields = fields.JSONField(default=dict)
+    notes = fields.TextField(default="")
+    referrer = fields.ForeignKeyField(
+        "models.Customer", related_name="referrals", null=True, on_delete=fields.RESTRICT
+    )
+    referred_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    deleted_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "customer"
+        indexes = (("created_at", "id"), ("updated_at", "id"), ("name", "id"), ("referrer_id", "referred_at", "id"))
+        # Live phone and email are unique: partial indexes in migration 0001 (RunSQL).
+
+
+class CustomerTag(Model):
+    id = fields.BigIntField(primary_key=True)
+    customer = fields.ForeignKeyField("models.Customer", related_name="tag_rows", on_delete=fields.CASCADE)
+    tag = fields.CharField(max_length=50)
+
+    class Meta:
+        table = "customer_tag"
+        unique_together = (("customer", "tag"),)
+        indexes = (("tag", "customer_id"),)
+
+
+COLUMNS = (
+    "id", "name", "phone", "email", "birthday", "gender", "company", "source", "custom_fields",
+    "notes", "referrer_id", "referred_at", "created_at", "updated_at",
+)
+_SELECT = ", ".join(f"c.{column}" for column in COLUMNS)
+
+_EDITABLE = {
+    "name", "phone", "email", "birthday", "gender", "company", "source", "tags", "custom_fields", "notes",
+}
+
+
+def _clean(data: dict[str, Any], creating: bool) -> dict[str, Any]:
+    """Clean every given field, collecting all errors before refusing."""
+    cleaners = {
+        "name": lambda v: clean_text(v, "name", max_length=200, required=True),
+        "phone": clean_phone,
+        "email": clean_email,
+        "birthday": lambda v: not_in_future(v, "birthday"),
+        "gender": lambda v: clean_choice(v, Gender, "gender"),
+        "company": lambda v: clean_text(v, "company", max_length=200),
+        "source": lambda v: clean_choice(v, Source, "source") or Source.OTHER,
+        "tags": lambda v: clean_tags(v) or [],
+        "custom_fields": lambda v: clean_custom_fields(v) or {},
+        "notes": lambda v: clean_text(v, "notes", max_length=10_000, multiline=True) or "",
+    }
+    if creating and "name" not in data:
+        data = {**data, "name": None}
+    cleaned: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for key, value in data.items():
+        if key not in _EDITABLE:
+            raise ValueError(f"not an editable customer field: {key}")
+        try:
+            cleaned[key] = cleaners[key](value)
+        except DomainError as error:
+            errors.extend(error.errors)
+    if errors:
+        raise DomainError(errors)
+    return cleaned
+
+
+async def _refuse_duplicates(values: dict[str, Any], exclude_id: int | None) -> None:
+    for field in ("phone", "email"):
+        if values.get(field) is None:
+            continue
+        query = Customer.filter(deleted_at=None, **{field: values[field]})
+        if exclude_id is not None:
+            query = query.exclude(id=exclude_id)
+        existing = await query.first().values_list("id", flat=True)
+        if existing is not None:
+            raise DomainError.single(
+                field,
+                f"a customer with this {field} already exists.",
+                ErrorCode.DUPLICATE,
+                existing=("Customer", existing),
+            )
+
+
+async def _set_tags(customer_id: int, tags: list[str], connection) -> None:
+    await CustomerTag.filter(customer_id=customer_id).using_db(connection).delete()
+    if tags:
+        await CustomerTag.bulk_create(
+            [CustomerTag(customer_id=customer_id, tag=tag) for tag in tags], using_db=connection
+        )
+
+
+async def _save(values: dict[str, Any], customer_id: int | None) -> int:
+    """Insert or update in one transaction; a concurrent duplicate still ends as DUPLICATE."""
+    tags = values.pop("tags", None)
+    try:
+        async with in_transaction() as connection:
+            await _refuse_duplicates(values, customer_id)
+            if customer_id is None:
+                customer = await Customer.create(using_db=connection, **values)
+                customer_id = customer.id
+            elif values:
+                values["updated_at"] = datetime.now(UTC)
+                await Customer.filter(id=customer_id).using_db(connection).update(**values)
+            if tags is not None:
+                await _set_tags(customer_id, tags, connection)
+    except IntegrityError:
+        # The partial unique indexes on live phone and email caught a race the check missed.
+        await _refuse_duplicates(values, customer_id)
+        raise
+    return customer_id
+
+
+async def create_customer(
+    scope: Scope, data: dict[str, Any], referrer_id: int | None = None
+) -> dict[str, Any]:
+    values = _clean(data, creating=True)
+    if referrer_id is not None:
+        await _visible_or_not_found(scope, referrer_id, "referrerId")
+        values.update(referrer_id=referrer_id, referred_at=datetime.now(UTC))
+    customer_id = await _save(values, None)
+    return (await customers_by_ids(scope, [customer_id]))[customer_id]
+
+
+async def _visible_or_not_found(scope: Scope, customer_id: int, field: str = "id") -> dict[str, Any]:
+    row = (await customers_by_ids(scope, [customer_id])).get(customer_id)
+    if row is None:
+        raise DomainError.single(field, "no such customer.", ErrorCode.NOT_FOUND)
+    return row
+
+
+async def update_customer(scope: Scope, customer_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    await _visible_or_not_found(scope, customer_id)
+    values = _clean(changes, creating=False)
+    await _save(values, customer_id)
+    return (await customers_by_ids(scope, [customer_id]))[customer_id]
+
+
+async def delete_customer(scope: Scope, customer_id: int) -> dict[str, Any]:
+    """Soft delete: the row stays for the record; the customer leaves every list and graph."""
+    row = await _visible_or_not_found(scope, customer_id)
+    await Customer.filter(id=customer_id, deleted_at=None).update(deleted_at=datetime.now(UTC))
+    return row
+
+
+async def customers_by_ids(scope: Scope, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return {}
+    q = Query()
+    sql = f"SELECT {_SELECT} FROM customer c WHERE c.id IN {q.in_list(ids)} AND {scope.customers(q, 'c')}"
+    return {row["id"]: row for row in await fetch(sql, q, Customer)}
+
+
+async def live_customer_ids(scope: Scope, ids: Iterable[int]) -> set[int]:
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return set()
+    q = Query()
+    sql = f"SELECT c.id FROM customer c WHERE c.id IN {q.in_list(ids)} AND {scope.customers(q, 'c')}"
+    return {row["id"] for row in await fetch(sql, q)}
+
+
+async def tags_by_customer(ids: Iterable[int]) -> dict[int, list[str]]:
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return {}
+    q = Query()
+    sql = f"SELECT customer_id, tag FROM customer_tag WHERE customer_id IN {q.in_list(ids)} ORDER BY tag"
+    tags: dict[int, list[str]] = {}
+    for row in await fetch(sql, q):
+        tags.setdefault(row["customer_id"], []).append(row["tag"])
+    return tags
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    search: str | None = None
+    tags: tuple[str, ...] = ()
+    sources: tuple[Source, ...] = ()
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+    def where(self, q: Query) -> list[str]:
+        conditions: list[str] = []
+        search = clean_text(self.search, "search", max_length=100)
+        if search:
+            conditions.append(_search_condition(search, q))
+        if len(self.tags) > 10:
+            raise DomainError.single("tags", "filter by at most 10 tags.", ErrorCode.INVALID)
+        for tag in clean_tags(list(self.tags)) or []:
+            conditions.append(
+                f"EXISTS (SELECT 1 FROM customer_tag t WHERE t.customer_id = c.id AND t.tag = {q.param(tag)})"
+            )
+        if self.sources:
+            conditions.append(f"c.source IN {q.in_list(s.value for s in self.sources)}")
+        if self.created_after is not None:
+            conditions.append(f"c.created_at >= {q.param(clean_utc(self.created_after, 'createdAfter'))}")
+        if self.created_before is not None:
+            conditions.append(f"c.created_at < {q.param(clean_utc(self.created_before, 'createdBefore'))}")
+        return conditions
+
+
+def _like(text: str) -> str:
+    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+
+
+def _search_condition(search: str, q: Query) -> str:
+    """Name, email or phone contains the text; digits also match inside phone numbers."""
+    like = "ILIKE" if q.dialect == "postgres" else "LIKE"
+    pattern = _like(search)
+    parts = [f"c.{column} {like} {q.param(pattern)} ESCAPE '\\'" for column in ("name", "email")]
+    digits = re.sub(r"[\s\-()+]", "", search)
+    if digits.isdigit() and len(digits) >= 3:
+        parts.append(f"c.phone LIKE {q.param(_like(digits))} ESCAPE '\\'")
+    return "(" + " OR ".join(parts) + ")"
+
+
+class CustomerOrder(Enum):
+    CREATED_AT = ("c.created_at", "datetime")
+    UPDATED_AT = ("c.updated_at", "datetime")
+    NAME = ("c.name", "text")
+    ID = ("c.id", "int")
+
+    def key(self, descending: bool) -> SortKey:
+        column, kind = self.value
+        return SortKey(column, kind, descending)
+
+
+async def list_customers(
+    scope: Scope, filter: CustomerFilter, order: SortKey, args: PageArgs
+) -> Page:
+    args = args.checked()
+    q = Query()
+    conditions = [scope.customers(q, "c"), *filter.where(q)]
+    if (keyset := args.keyset_condition(order, q, "c")) is not None:
+        conditions.append(keyset)
+    sql = (
+        f"SELECT {_SELECT} FROM customer c WHERE {' AND '.join(conditions)} "
+        f"ORDER BY {args.order_by(order, 'c')} LIMIT {args.size + 1}"
+    )
+    return Page.from_rows(await fetch(sql, q, Customer), args, order)
+
+
+async def count_customers(scope: Scope, filter: CustomerFilter) -> int:
+    q = Query()
+    conditions = [scope.customers(q, "c"), *filter.where(q)]
+    rows = await fetch(f"SELECT COUNT(*) AS n FROM customer c WHERE {' AND '.join(conditions)}", q)
+    return rows[0]["n"]
+

@@ -1,0 +1,78 @@
+"""The database: Tortoise configuration from a URL, start-up, shut-down, dialect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tortoise import Tortoise, connections
+
+__all__ = ["MODEL_MODULES", "close", "connection", "dialect", "init", "tortoise_config"]
+
+MODEL_MODULES = [
+    "models.customers",
+    "models.graph",
+    "models.interactions",
+    "models.orders",
+]
+
+
+def _credentials(url: str, pool_size: int) -> tuple[str, dict[str, Any]]:
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(url[len("sqlite://"):])
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # WAL with synchronous=FULL: a commit is on disk before it is acknowledged.
+        return "tortoise.backends.sqlite", {
+            "file_path": path,
+            "journal_mode": "WAL",
+            "synchronous": "FULL",
+            "foreign_keys": "ON",
+            "busy_timeout": 5000,
+        }
+    options = dict(parse_qsl(parts.query))
+    return "tortoise.backends.asyncpg", {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 5432,
+        "user": unquote(parts.username or "postgres"),
+        "password": unquote(parts.password or ""),
+        "database": parts.path.lstrip("/") or "postgres",
+        "minsize": 1,
+        "maxsize": pool_size,
+        **options,
+    }
+
+
+def tortoise_config(url: str, pool_size: int = 20) -> dict[str, Any]:
+    engine, credentials = _credentials(url, pool_size)
+    return {
+        "connections": {"default": {"engine": engine, "credentials": credentials}},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "models.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def init(url: str, pool_size: int = 20) -> None:
+    await Tortoise.init(config=tortoise_config(url, pool_size))
+
+
+async def close() -> None:
+    await Tortoise.close_connections()
+
+
+def connection():
+    return connections.get("default")
+
+
+def dialect() -> str:
+    """``sqlite`` or ``postgres``: the few statements that differ ask this."""
+    return "sqlite" if connection().capabilities.dialect == "sqlite" else "postgres"

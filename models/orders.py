@@ -1,0 +1,158 @@
+"""Orders: what a customer bought, what it was worth, and what is still owed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.customers import customers_by_ids
+from models.errors import DomainError, ErrorCode, FieldError
+from models.pagination import Page, PageArgs, SortKey, fetch_pages
+from models.scope import Scope
+from models.sql import Query, fetch, money, money_sum
+from models.validation import clean_choice, clean_currency, clean_positive_amount, clean_text, clean_utc
+
+__all__ = [
+    "Order",
+    "OrderStatus",
+    "OrderSummary",
+    "order_counts",
+    "order_summaries",
+    "orders_by_ids",
+    "orders_pages",
+    "record_order",
+]
+
+
+class OrderStatus(str, Enum):
+    PENDING = "pending"
+    PAID = "paid"
+    REFUNDED = "refunded"
+    CANCELLED = "cancelled"
+
+
+class Order(Model):
+    id = fields.BigIntField(primary_key=True)
+    customer = fields.ForeignKeyField("models.Customer", related_name="orders", on_delete=fields.CASCADE)
+    amount = fields.DecimalField(max_digits=18, decimal_places=4)
+    currency = fields.CharField(max_length=3)
+    status = fields.CharEnumField(OrderStatus, max_length=16)
+    placed_at = fields.DatetimeField()
+    payment_due_at = fields.DatetimeField(null=True)
+    paid_at = fields.DatetimeField(null=True)
+    channel = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "orders"
+        indexes = (("customer_id", "placed_at", "id"), ("customer_id", "status", "currency"))
+
+
+COLUMNS = (
+    "id", "customer_id", "amount", "currency", "status", "placed_at", "payment_due_at", "paid_at",
+    "channel", "created_at",
+)
+_SELECT = ", ".join(f"o.{column}" for column in COLUMNS)
+_KEY = SortKey("o.placed_at", "datetime", descending=True)
+
+
+def _clean_times(data: dict[str, Any], status: OrderStatus) -> dict[str, datetime | None]:
+    now = datetime.now(UTC)
+    placed_at = clean_utc(data.get("placed_at"), "placedAt") or now
+    due = clean_utc(data.get("payment_due_at"), "paymentDueAt")
+    paid_at = clean_utc(data.get("paid_at"), "paidAt")
+    errors: list[FieldError] = []
+    if placed_at > now + timedelta(minutes=5):
+        errors.append(FieldError("placedAt", "an order cannot be placed in the future.", ErrorCode.INVALID))
+    if due is not None and due < placed_at:
+        errors.append(FieldError("paymentDueAt", "payment cannot fall due before the order.", ErrorCode.INVALID))
+    if paid_at is not None and paid_at < placed_at:
+        errors.append(FieldError("paidAt", "an order cannot be paid before it is placed.", ErrorCode.INVALID))
+    if paid_at is not None and status in (OrderStatus.PENDING, OrderStatus.CANCELLED):
+        errors.append(FieldError("paidAt", f"a {status.value} order has no payment time.", ErrorCode.INVALID))
+    if errors:
+        raise DomainError(errors)
+    if paid_at is None and status in (OrderStatus.PAID, OrderStatus.REFUNDED):
+        paid_at = placed_at
+    return {"placed_at": placed_at, "payment_due_at": due, "paid_at": paid_at}
+
+
+async def record_order(scope: Scope, customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    if customer_id not in await customers_by_ids(scope, [customer_id]):
+        raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
+    currency = clean_currency(data.get("currency") or "")
+    status = clean_choice(data.get("status"), OrderStatus, "status") or OrderStatus.PENDING
+    order = await Order.create(
+        customer_id=customer_id,
+        amount=clean_positive_amount(data.get("amount"), currency),
+        currency=currency,
+        status=status,
+        channel=clean_text(data.get("channel"), "channel", max_length=64),
+        **_clean_times(data, status),
+    )
+    return {column: getattr(order, column) for column in COLUMNS}
+
+
+async def orders_pages(scope: Scope, customer_ids: list[int], args: PageArgs) -> dict[int, Page]:
+    """Each customer's orders, newest first."""
+    q = Query()
+    return await fetch_pages(
+        q,
+        customer_ids,
+        select=_SELECT,
+        source=f"orders o WHERE o.customer_id IN {q.in_list(customer_ids)}",
+        parent="o.customer_id",
+        key=_KEY,
+        args=args,
+        model=Order,
+    )
+
+
+async def order_counts(scope: Scope, customer_ids: list[int]) -> dict[int, int]:
+    q = Query()
+    sql = f"SELECT customer_id AS parent, COUNT(*) AS n FROM orders WHERE customer_id IN {q.in_list(customer_ids)} GROUP BY customer_id"
+    return {row["parent"]: row["n"] for row in await fetch(sql, q)}
+
+
+@dataclass
+class OrderSummary:
+    """A customer's paid orders: how many, their value per currency, the latest one."""
+
+    paid_count: int = 0
+    lifetime_value: list[tuple[Decimal, str]] = field(default_factory=list)
+    last_order_at: datetime | None = None
+
+
+async def order_summaries(scope: Scope, customer_ids: list[int]) -> dict[int, OrderSummary]:
+    q = Query()
+    sql = (
+        f"SELECT customer_id, currency, COUNT(*) AS n, {money_sum('amount')} AS total, MAX(placed_at) AS last_at"
+        f" FROM orders WHERE customer_id IN {q.in_list(customer_ids)} AND status = {q.param(OrderStatus.PAID.value)}"
+        " GROUP BY customer_id, currency ORDER BY customer_id, total DESC"
+    )
+    summaries = {customer_id: OrderSummary() for customer_id in customer_ids}
+    last_at = Order._meta.fields_map["placed_at"]
+    for row in await fetch(sql, q):
+        summary = summaries[row["customer_id"]]
+        summary.paid_count += row["n"]
+        summary.lifetime_value.append((money(row["total"]), row["currency"]))
+        at = last_at.to_python_value(row["last_at"])
+        if summary.last_order_at is None or at > summary.last_order_at:
+            summary.last_order_at = at
+    return summaries
+
+
+async def orders_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Orders by id, those of customers the scope hides left out."""
+    q = Query()
+    sql = (
+        f"SELECT {_SELECT} FROM orders o JOIN customer c ON c.id = o.customer_id"
+        f" WHERE o.id IN {q.in_list(ids)} AND {scope.customers(q, 'c')}"
+    )
+    return {row["id"]: row for row in await fetch(sql, q, Order)}

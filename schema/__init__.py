@@ -1,0 +1,52 @@
+"""The GraphQL schema: every domain's queries and mutations, limits and error masking."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import strawberry
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from schema.customers import CustomerMutations, CustomerQueries
+from schema.graph import GraphMutations
+from schema.interactions import InteractionMutations
+from schema.limits import QueryLimits
+from schema.masking import MaskErrors, is_expected
+from schema.nodes import NodeQueries
+from schema.orders import OrderMutations
+from schema.scalars import SCALAR_MAP
+
+__all__ = ["build_schema"]
+
+Query = merge_types("Query", (NodeQueries, CustomerQueries))
+Mutation = merge_types("Mutation", (CustomerMutations, GraphMutations, InteractionMutations, OrderMutations))
+
+
+class _Schema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """Expected errors are the client's business; unexpected ones MaskErrors logs."""
+
+
+def build_schema(
+    *,
+    max_cost: int = 50_000,
+    max_depth: int = 12,
+    max_aliases: int = 30,
+    max_tokens: int = 5_000,
+    introspection: bool = True,
+) -> strawberry.Schema:
+    extensions = [
+        partial(MaxTokensLimiter, max_token_count=max_tokens),
+        partial(QueryLimits, max_cost=max_cost, max_depth=max_depth, max_aliases=max_aliases),
+        MaskErrors,
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return _Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=True),
+    )

@@ -1,0 +1,25 @@
+"""What every resolver can reach: who asks (their scope), the request and the loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import strawberry
+
+from models.scope import Scope
+from schema.loaders import Loaders
+
+__all__ = ["Context", "Info"]
+
+
+@dataclass
+class Context:
+    scope: Scope
+    request_id: str
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.scope)
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,366 @@
+"""Customers in GraphQL: the type, its list, and create / update / delete."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from models import customers
+from models.customers import CustomerFilter, CustomerOrder, Gender, Source
+from models.errors import DomainError, ErrorCode
+from models.graph import MAX_TREE_DEPTH, LinkKind
+from models.interactions import InteractionKind
+from models.pagination import MAX_PAGE_SIZE
+from schema import graph, interactions, orders
+from schema.context import Info
+from schema.errors import UserError, bad_input
+from schema.ids import from_global_id, to_global_id
+from schema.mutations import input_dict, payload
+from schema.relay import PAGE_ARGS_DOC, Connection, Node, connection, page_args
+
+__all__ = ["Customer", "CustomerMutations", "CustomerQueries", "load_customer"]
+
+strawberry.enum(Source, name="CustomerSource", description="The channel a customer first came through.")
+strawberry.enum(Gender, name="Gender", description="A customer's gender, where they gave it.")
+
+
+def _arg(name: str) -> Any:
+    return strawberry.argument(description=PAGE_ARGS_DOC[name])
+
+
+@strawberry.type(description="A person or company the business sells to. Requires: customer.read.")
+class Customer(Node):
+    pk: strawberry.Private[int]
+    referrer_pk: strawberry.Private[int | None]
+    name: str = strawberry.field(description="Full name or company name.")
+    phone: str | None = strawberry.field(description="Mobile or phone number in E.164 form (+8613812345678).")
+    email: str | None = strawberry.field(description="Email address, lower case.")
+    birthday: date | None = strawberry.field(description="Date of birth.")
+    gender: Gender | None = strawberry.field(description="Gender, where given.")
+    company: str | None = strawberry.field(description="The company the customer works for or is.")
+    source: Source = strawberry.field(description="The channel the customer first came through.")
+    custom_fields: JSON = strawberry.field(description="The business's own fields: a flat JSON object.")
+    notes: str = strawberry.field(description="Free-text notes.")
+    referred_at: datetime | None = strawberry.field(description="When the current referrer was recorded.")
+    created_at: datetime = strawberry.field(description="When the customer was created.")
+    updated_at: datetime = strawberry.field(description="When the customer was last changed.")
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Customer:
+        return cls(
+            id=to_global_id("Customer", row["id"]),
+            pk=row["id"],
+            referrer_pk=row["referrer_id"],
+            name=row["name"],
+            phone=row["phone"],
+            email=row["email"],
+            birthday=row["birthday"],
+            gender=Gender(row["gender"]) if row["gender"] else None,
+            company=row["company"],
+            source=Source(row["source"]),
+            custom_fields=row["custom_fields"],
+            notes=row["notes"],
+            referred_at=row["referred_at"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+    @strawberry.field(description="Tags on the customer, in alphabetical order.")
+    async def tags(self, info: Info) -> list[str]:
+        return await info.context.loaders.tags.load((self.pk,))
+
+    @strawberry.field(description="Who referred this customer; null when nobody did or they are not visible.")
+    async def referrer(self, info: Info) -> Customer | None:
+        return None if self.referrer_pk is None else await load_customer(info, self.referrer_pk)
+
+    @strawberry.field(description="Customers this customer referred directly, most recently referred first.")
+    async def referrals(
+        self,
+        info: Info,
+        first: Annotated[int | None, _arg("first")] = None,
+        after: Annotated[str | None, _arg("after")] = None,
+        last: Annotated[int | None, _arg("last")] = None,
+        before: Annotated[str | None, _arg("before")] = None,
+    ) -> Connection[Customer]:
+        loaders = info.context.loaders
+        page = await loaders.referrals.load((self.pk, page_args(first, after, last, before)))
+        return connection(page, Customer.from_row, lambda: loaders.referral_count.load((self.pk,)))
+
+    @strawberry.field(
+        description=(
+            "Everyone downstream of this customer, level 1 being direct referrals: nearest levels "
+            "first, at most `first` entries. `referralStats` counts the whole downstream."
+        )
+    )
+    async def referral_tree(
+        self,
+        info: Info,
+        depth: Annotated[int, strawberry.argument(description=f"How many levels down to go, 1 to {MAX_TREE_DEPTH}.")] = 3,
+        first: Annotated[int, strawberry.argument(description=f"At most this many entries, 0 to {MAX_PAGE_SIZE}.")] = MAX_PAGE_SIZE,
+    ) -> list[graph.ReferralTreeEntry]:
+        if not 1 <= depth <= MAX_TREE_DEPTH:
+            raise bad_input(DomainError.single("depth", f"depth must be between 1 and {MAX_TREE_DEPTH}.", ErrorCode.INVALID))
+        if not 0 <= first <= MAX_PAGE_SIZE:
+            raise bad_input(DomainError.single("first", f"first must be between 0 and {MAX_PAGE_SIZE}.", ErrorCode.INVALID))
+        entries = await info.context.loaders.referral_tree.load((self.pk, depth, first))
+        return [graph.ReferralTreeEntry(level=level, customer=Customer.from_row(row)) for level, row in entries]
+
+    @strawberry.field(description="Counts and revenue of everyone downstream, computed in one SQL statement.")
+    async def referral_stats(self, info: Info) -> graph.ReferralStats:
+        return graph.ReferralStats.from_stats(await info.context.loaders.referral_stats.load((self.pk,)))
+
+    @strawberry.field(description="Secondary-customer links in both directions, newest first.")
+    async def links(
+        self,
+        info: Info,
+        first: Annotated[int | None, _arg("first")] = None,
+        after: Annotated[str | None, _arg("after")] = None,
+        last: Annotated[int | None, _arg("last")] = None,
+        before: Annotated[str | None, _arg("before")] = None,
+        kinds: Annotated[list[LinkKind] | None, strawberry.argument(description="Only links of these kinds.")] = None,
+    ) -> Connection[graph.CustomerLink]:
+        loaders = info.context.loaders
+        kind_key = tuple(kinds or ())
+        page = await loaders.links.load((self.pk, page_args(first, after, last, before), kind_key))
+        return connection(
+            page,
+            lambda row: graph.CustomerLink.from_row(row, self.pk),
+            lambda: loaders.link_count.load((self.pk, kind_key)),
+        )
+
+    @strawberry.field(description="The customer's timeline: interactions, newest first.")
+    async def interactions(
+        self,
+        info: Info,
+        first: Annotated[int | None, _arg("first")] = None,
+        after: Annotated[str | None, _arg("after")] = None,
+        last: Annotated[int | None, _arg("last")] = None,
+        before: Annotated[str | None, _arg("before")] = None,
+        kinds: Annotated[list[InteractionKind] | None, strawberry.argument(description="Only interactions of these kinds.")] = None,
+    ) -> Connection[interactions.Interaction]:
+        loaders = info.context.loaders
+        kind_key = tuple(kinds or ())
+        page = await loaders.interactions.load((self.pk, page_args(first, after, last, before), kind_key))
+        return connection(
+            page,
+            interactions.Interaction.from_row,
+            lambda: loaders.interaction_count.load((self.pk, kind_key)),
+        )
+
+    @strawberry.field(description="The customer's orders, newest first.")
+    async def orders(
+        self,
+        info: Info,
+        first: Annotated[int | None, _arg("first")] = None,
+        after: Annotated[str | None, _arg("after")] = None,
+        last: Annotated[int | None, _arg("last")] = None,
+        before: Annotated[str | None, _arg("before")] = None,
+    ) -> Connection[orders.Order]:
+        loaders = info.context.loaders
+        page = await loaders.orders.load((self.pk, page_args(first, after, last, before)))
+        return connection(page, orders.Order.from_row, lambda: loaders.order_count.load((self.pk,)))
+
+    @strawberry.field(description="How many paid orders the customer has (refunded and cancelled ones do not count).")
+    async def order_count(self, info: Info) -> int:
+        return (await info.context.loaders.order_summary.load((self.pk,))).paid_count
+
+    @strawberry.field(description="The sum of paid orders, one entry per currency, largest first.")
+    async def lifetime_value(self, info: Info) -> list[orders.Money]:
+        summary = await info.context.loaders.order_summary.load((self.pk,))
+        return [orders.Money.of(amount, currency) for amount, currency in summary.lifetime_value]
+
+    @strawberry.field(description="When the latest paid order was placed; null before the first.")
+    async def last_order_at(self, info: Info) -> datetime | None:
+        return (await info.context.loaders.order_summary.load((self.pk,))).last_order_at
+
+
+async def load_customer(info: Info, pk: int) -> Customer | None:
+    """A customer through the request's loader; null when absent or out of scope."""
+    row = await info.context.loaders.customer.load(pk)
+    return Customer.from_row(row) if row else None
+
+
+@strawberry.input(description="Narrow the customer list; all given conditions must hold.")
+class CustomerFilterInput:
+    search: str | None = strawberry.field(
+        default=None, description="Text in the name, email or phone (digits match anywhere in the number)."
+    )
+    tags: list[str] | None = strawberry.field(default=None, description="Customers carrying every one of these tags (at most 10).")
+    source: list[Source] | None = strawberry.field(default=None, description="Customers from any of these channels.")
+    created_after: datetime | None = strawberry.field(default=None, description="Created at or after this time.")
+    created_before: datetime | None = strawberry.field(default=None, description="Created before this time.")
+
+    def to_domain(self) -> CustomerFilter:
+        return CustomerFilter(
+            search=self.search,
+            tags=tuple(self.tags or ()),
+            sources=tuple(self.source or ()),
+            created_after=self.created_after,
+            created_before=self.created_before,
+        )
+
+
+@strawberry.enum(description="What to sort customers by; ties are broken by id.")
+class CustomerOrderField(Enum):
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    NAME = "name"
+    ID = "id"
+
+
+@strawberry.enum(description="Sort direction.")
+class OrderDirection(Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.input(description="The order of a customer list.")
+class CustomerOrderByInput:
+    field: CustomerOrderField = strawberry.field(description="The field to sort by.")
+    direction: OrderDirection | None = strawberry.field(
+        default=None, description="ASC or DESC; by default NAME sorts ascending, the others descending."
+    )
+
+
+def _sort_key(order_by: CustomerOrderByInput | None):
+    field = order_by.field if order_by else CustomerOrderField.CREATED_AT
+    direction = order_by.direction if order_by else None
+    descending = direction is OrderDirection.DESC if direction else field is not CustomerOrderField.NAME
+    return CustomerOrder[field.name].key(descending)
+
+
+def customer_id(value: strawberry.ID, field: str) -> int:
+    """A Customer global ID from a mutation input; a bad one ends the mutation with an error."""
+    return from_global_id(value, field, "Customer")[1]
+
+
+@strawberry.type
+class CustomerQueries:
+    @strawberry.field(description="One customer by global ID; null when there is none or it is not visible.")
+    async def customer(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The customer's global ID.")]
+    ) -> Customer | None:
+        try:
+            pk = customer_id(id, "id")
+        except DomainError as error:
+            if error.errors[0].code is ErrorCode.NOT_FOUND:
+                return None
+            raise bad_input(error) from None
+        row = await info.context.loaders.customer.load(pk)
+        return Customer.from_row(row) if row else None
+
+    @strawberry.field(description="Customers, newest first unless `orderBy` says otherwise.")
+    async def customers(
+        self,
+        info: Info,
+        first: Annotated[int | None, _arg("first")] = None,
+        after: Annotated[str | None, _arg("after")] = None,
+        last: Annotated[int | None, _arg("last")] = None,
+        before: Annotated[str | None, _arg("before")] = None,
+        filter: Annotated[CustomerFilterInput | None, strawberry.argument(description="Conditions to narrow the list.")] = None,
+        order_by: Annotated[CustomerOrderByInput | None, strawberry.argument(description="How to sort the list.")] = None,
+    ) -> Connection[Customer]:
+        scope = info.context.scope
+        args = page_args(first, after, last, before)
+        domain_filter = (filter or CustomerFilterInput()).to_domain()
+        try:
+            page = await customers.list_customers(scope, domain_filter, _sort_key(order_by), args)
+        except DomainError as error:
+            raise bad_input(error) from None
+        info.context.loaders.customer.prime_many({row["id"]: row for row in page.rows})
+        return connection(page, Customer.from_row, lambda: customers.count_customers(scope, domain_filter))
+
+
+@strawberry.input(description="A new customer. Phone or email already held by a live customer is refused.")
+class CreateCustomerInput:
+    name: str = strawberry.field(description="Full name or company name, at most 200 characters.")
+    phone: str | None = strawberry.field(default=None, description="A Chinese mobile number or an E.164 number.")
+    email: str | None = strawberry.field(default=None, description="An email address.")
+    birthday: date | None = strawberry.field(default=None, description="Date of birth, not in the future.")
+    gender: Gender | None = strawberry.field(default=None, description="Gender, where given.")
+    company: str | None = strawberry.field(default=None, description="Company, at most 200 characters.")
+    source: Source | None = strawberry.field(default=None, description="First channel; OTHER when not given.")
+    tags: list[str] | None = strawberry.field(default=None, description="Up to 50 tags of up to 50 characters.")
+    custom_fields: JSON | None = strawberry.field(
+        default=None, description="A flat JSON object: up to 50 keys, scalar values, 16 KiB."
+    )
+    notes: str | None = strawberry.field(default=None, description="Free-text notes, at most 10,000 characters.")
+    referrer_id: strawberry.ID | None = strawberry.field(default=None, description="The customer who referred this one.")
+
+
+@strawberry.input(description="Changes to a customer: fields left out stay as they are; null clears.")
+class UpdateCustomerInput:
+    id: strawberry.ID = strawberry.field(description="The customer's global ID.")
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="Full name or company name.")
+    phone: str | None = strawberry.field(default=strawberry.UNSET, description="A Chinese mobile or E.164 number.")
+    email: str | None = strawberry.field(default=strawberry.UNSET, description="An email address.")
+    birthday: date | None = strawberry.field(default=strawberry.UNSET, description="Date of birth.")
+    gender: Gender | None = strawberry.field(default=strawberry.UNSET, description="Gender.")
+    company: str | None = strawberry.field(default=strawberry.UNSET, description="Company.")
+    source: Source | None = strawberry.field(default=strawberry.UNSET, description="First channel.")
+    tags: list[str] | None = strawberry.field(default=strawberry.UNSET, description="Replaces all tags.")
+    custom_fields: JSON | None = strawberry.field(default=strawberry.UNSET, description="Replaces all custom fields.")
+    notes: str | None = strawberry.field(default=strawberry.UNSET, description="Free-text notes.")
+
+
+@strawberry.input(description="The customer to delete.")
+class DeleteCustomerInput:
+    id: strawberry.ID = strawberry.field(description="The customer's global ID.")
+
+
+@strawberry.type(description="The result of createCustomer.")
+class CreateCustomerPayload:
+    customer: Customer | None = strawberry.field(description="The new customer; null when refused.")
+    errors: list[UserError] = strawberry.field(description="Why the input was refused; empty on success.")
+
+
+@strawberry.type(description="The result of updateCustomer.")
+class UpdateCustomerPayload:
+    customer: Customer | None = strawberry.field(description="The customer as it is now; null when refused.")
+    errors: list[UserError] = strawberry.field(description="Why the input was refused; empty on success.")
+
+
+@strawberry.type(description="The result of deleteCustomer.")
+class DeleteCustomerPayload:
+    deleted_id: strawberry.ID | None = strawberry.field(description="The deleted customer's global ID.")
+    errors: list[UserError] = strawberry.field(description="Why the input was refused; empty on success.")
+
+
+@strawberry.type
+class CustomerMutations:
+    @strawberry.mutation(description="Create a customer; refused as DUPLICATE when a live customer has the phone or email.")
+    async def create_customer(
+        self, info: Info, input: Annotated[CreateCustomerInput, strawberry.argument(description="The new customer.")]
+    ) -> CreateCustomerPayload:
+        async def run() -> dict[str, Any]:
+            data = input_dict(input, exclude={"referrer_id"})
+            referrer = customer_id(input.referrer_id, "referrerId") if input.referrer_id else None
+            row = await customers.create_customer(info.context.scope, data, referrer)
+            return {"customer": Customer.from_row(row)}
+
+        return await payload(CreateCustomerPayload, run)
+
+    @strawberry.mutation(description="Change a customer's fields.")
+    async def update_customer(
+        self, info: Info, input: Annotated[UpdateCustomerInput, strawberry.argument(description="The changes.")]
+    ) -> UpdateCustomerPayload:
+        async def run() -> dict[str, Any]:
+            pk = customer_id(input.id, "id")
+            row = await customers.update_customer(info.context.scope, pk, input_dict(input, exclude={"id"}))
+            return {"customer": Customer.from_row(row)}
+
+        return await payload(UpdateCustomerPayload, run)
+
+    @strawberry.mutation(description="Soft-delete a customer: they leave every list and graph; their phone and email are freed.")
+    async def delete_customer(
+        self, info: Info, input: Annotated[DeleteCustomerInput, strawberry.argument(description="The customer to delete.")]
+    ) -> DeleteCustomerPayload:
+        async def run() -> dict[str, Any]:
+            row = await customers.delete_customer(info.context.scope, customer_id(input.id, "id"))
+            return {"deleted_id": to_global_id("Customer", row["id"])}
+
+        return await payload(DeleteCustomerPayload, run)

@@ -1,0 +1,68 @@
+"""How failures reach clients.
+
+Expected failures of a mutation are ``errors: [UserError!]!`` in its payload. Expected
+failures of a query (a malformed id, a ``first`` over 100) are top-level errors with an
+``extensions.code``. Anything else is a bug: masked, with a request id (see masking.py).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+from graphql import GraphQLError
+
+from models.errors import DomainError, ErrorCode as DomainErrorCode, FieldError
+from schema.ids import to_global_id
+
+__all__ = ["ClientError", "ErrorCode", "UserError", "bad_input", "user_errors"]
+
+
+@strawberry.enum(description="Why a mutation refused its input.")
+class ErrorCode(Enum):
+    INVALID = "invalid"
+    REQUIRED = "required"
+    TOO_LONG = "too_long"
+    NOT_FOUND = "not_found"
+    DUPLICATE = "duplicate"
+    CYCLE = "cycle"
+    SELF_LINK = "self_link"
+
+
+@strawberry.type(description="An expected failure of a mutation; nothing was changed.")
+class UserError:
+    field: str | None = strawberry.field(
+        description="The input field at fault (camelCase), or null when the whole input is."
+    )
+    message: str = strawberry.field(description="What is wrong, for a person to read.")
+    code: ErrorCode = strawberry.field(description="What is wrong, for a program to branch on.")
+    existing_id: strawberry.ID | None = strawberry.field(
+        default=None, description="For DUPLICATE: the global ID of the record that already holds the value."
+    )
+
+
+def _from_field_error(error: FieldError) -> UserError:
+    existing = to_global_id(*error.existing) if error.existing else None
+    return UserError(
+        field=error.field, message=error.message, code=ErrorCode(error.code.value), existing_id=existing
+    )
+
+
+def user_errors(error: DomainError) -> list[UserError]:
+    return [_from_field_error(e) for e in error.errors]
+
+
+class ClientError(GraphQLError):
+    """A top-level error the client caused, with a stable ``extensions.code``."""
+
+    def __init__(self, message: str, code: str = "BAD_USER_INPUT", field: str | None = None):
+        extensions = {"code": code}
+        if field:
+            extensions["field"] = field
+        super().__init__(message, extensions=extensions)
+
+
+def bad_input(error: DomainError) -> ClientError:
+    first = error.errors[0]
+    code = "NOT_FOUND" if first.code is DomainErrorCode.NOT_FOUND else "BAD_USER_INPUT"
+    return ClientError(str(error), code=code, field=first.field)

@@ -1,0 +1,122 @@
+"""Per-request DataLoaders: every relation of a page is fetched in one statement.
+
+A loader's key is ``(parent id, *arguments)``; keys asked with the same arguments (the
+usual case: the same field on every customer of a page) share one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from functools import cached_property, partial
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from models import customers, graph, interactions, orders
+from models.scope import Scope
+
+__all__ = ["Loaders"]
+
+Fetch = Callable[..., Awaitable[dict[int, Any]]]
+
+
+def _grouped(fetch: Fetch, missing: Callable[[tuple], Any]) -> DataLoader:
+    """A loader over ``fetch(ids, *args)``; ``missing(args)`` answers for ids it did not return."""
+
+    async def load(keys: Sequence[tuple]) -> list[Any]:
+        groups: dict[tuple, list[int]] = {}
+        for key in keys:
+            groups.setdefault(key[1:], []).append(key[0])
+        found: dict[Hashable, Any] = {}
+        for args, ids in groups.items():
+            rows = await fetch(ids, *args)
+            for parent_id in ids:
+                found[(parent_id, *args)] = rows[parent_id] if parent_id in rows else missing(args)
+        return [found[key] for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _never(args: tuple) -> Any:
+    raise LookupError(f"a page loader returned no page for {args}")
+
+
+class Loaders:
+    """Created per request, so nothing cached outlives the request that fetched it."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def _scoped(self, fetch: Fetch) -> Fetch:
+        return partial(fetch, self.scope)
+
+    def _by_id(self, fetch: Fetch) -> DataLoader:
+        async def load(ids: Sequence[int]) -> list[dict[str, Any] | None]:
+            rows = await fetch(self.scope, ids)
+            return [rows.get(i) for i in ids]
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def customer(self) -> DataLoader:
+        return self._by_id(customers.customers_by_ids)
+
+    @cached_property
+    def interaction(self) -> DataLoader:
+        return self._by_id(interactions.interactions_by_ids)
+
+    @cached_property
+    def order(self) -> DataLoader:
+        return self._by_id(orders.orders_by_ids)
+
+    @cached_property
+    def link(self) -> DataLoader:
+        return self._by_id(graph.links_by_ids)
+
+    @cached_property
+    def tags(self) -> DataLoader:
+        return _grouped(customers.tags_by_customer, lambda _: [])
+
+    @cached_property
+    def referrals(self) -> DataLoader:
+        return _grouped(self._scoped(graph.referrals_pages), _never)
+
+    @cached_property
+    def referral_count(self) -> DataLoader:
+        return _grouped(self._scoped(graph.referral_counts), lambda _: 0)
+
+    @cached_property
+    def referral_tree(self) -> DataLoader:
+        return _grouped(self._scoped(graph.referral_trees), lambda _: [])
+
+    @cached_property
+    def referral_stats(self) -> DataLoader:
+        return _grouped(self._scoped(graph.referral_stats), lambda _: graph.ReferralStats())
+
+    @cached_property
+    def links(self) -> DataLoader:
+        return _grouped(self._scoped(graph.links_pages), _never)
+
+    @cached_property
+    def link_count(self) -> DataLoader:
+        return _grouped(self._scoped(graph.link_counts), lambda _: 0)
+
+    @cached_property
+    def interactions(self) -> DataLoader:
+        return _grouped(self._scoped(interactions.interactions_pages), _never)
+
+    @cached_property
+    def interaction_count(self) -> DataLoader:
+        return _grouped(self._scoped(interactions.interaction_counts), lambda _: 0)
+
+    @cached_property
+    def orders(self) -> DataLoader:
+        return _grouped(self._scoped(orders.orders_pages), _never)
+
+    @cached_property
+    def order_count(self) -> DataLoader:
+        return _grouped(self._scoped(orders.order_counts), lambda _: 0)
+
+    @cached_property
+    def order_summary(self) -> DataLoader:
+        return _grouped(self._scoped(orders.order_summaries), lambda _: orders.OrderSummary())

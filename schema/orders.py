@@ -1,0 +1,111 @@
+"""Orders in GraphQL: the type, money, and recordOrder."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from models import orders
+from models.orders import OrderStatus
+from models.validation import currency_places
+from schema import customers as customer_types
+from schema.context import Info
+from schema.errors import UserError
+from schema.ids import from_global_id, to_global_id
+from schema.mutations import input_dict, payload
+from schema.relay import Node
+
+if TYPE_CHECKING:
+    from schema.customers import Customer
+
+__all__ = ["Money", "Order", "OrderMutations"]
+
+CustomerRef = Annotated["Customer", strawberry.lazy("schema.customers")]
+
+strawberry.enum(OrderStatus, name="OrderStatus", description="Where an order stands.")
+
+
+@strawberry.type(description="An amount of money in one currency.")
+class Money:
+    amount: Decimal = strawberry.field(description="The amount, exact, to the currency's minor unit.")
+    currency: str = strawberry.field(description="ISO 4217 currency code, such as CNY.")
+
+    @classmethod
+    def of(cls, amount: Decimal, currency: str) -> Money:
+        return cls(amount=in_minor_units(amount, currency), currency=currency)
+
+
+def in_minor_units(amount: Decimal, currency: str) -> Decimal:
+    """199.5000 CNY reads 199.50; 5000.0000 JPY reads 5000."""
+    return amount.quantize(Decimal(1).scaleb(-currency_places(currency)))
+
+
+@strawberry.type(description="A purchase by a customer.")
+class Order(Node):
+    pk: strawberry.Private[int]
+    customer_pk: strawberry.Private[int]
+    amount: Decimal = strawberry.field(description="The order's value, exact, in `currency`.")
+    currency: str = strawberry.field(description="ISO 4217 currency code, such as CNY.")
+    status: OrderStatus = strawberry.field(description="Where the order stands.")
+    placed_at: datetime = strawberry.field(description="When the order was placed.")
+    payment_due_at: datetime | None = strawberry.field(description="When payment falls due (receivables).")
+    paid_at: datetime | None = strawberry.field(description="When it was paid.")
+    channel: str | None = strawberry.field(description="Where it was placed (shop, store, app …).")
+    created_at: datetime = strawberry.field(description="When it was recorded in kehu.")
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Order:
+        return cls(
+            id=to_global_id("Order", row["id"]),
+            pk=row["id"],
+            customer_pk=row["customer_id"],
+            amount=in_minor_units(row["amount"], row["currency"]),
+            currency=row["currency"],
+            status=OrderStatus(row["status"]),
+            placed_at=row["placed_at"],
+            payment_due_at=row["payment_due_at"],
+            paid_at=row["paid_at"],
+            channel=row["channel"],
+            created_at=row["created_at"],
+        )
+
+    @strawberry.field(description="The customer who placed it.")
+    async def customer(self, info: Info) -> CustomerRef | None:
+        return await customer_types.load_customer(info, self.customer_pk)
+
+
+@strawberry.input(description="An order to record against a customer.")
+class RecordOrderInput:
+    customer_id: strawberry.ID = strawberry.field(description="The customer who placed it.")
+    amount: Decimal = strawberry.field(description='The value, greater than zero, as a string: "199.00".')
+    currency: str = strawberry.field(description="ISO 4217 currency code, such as CNY.")
+    status: OrderStatus = strawberry.field(default=OrderStatus.PENDING, description="Where it stands; PENDING by default.")
+    placed_at: datetime | None = strawberry.field(default=None, description="When it was placed; now by default.")
+    payment_due_at: datetime | None = strawberry.field(default=None, description="When payment falls due.")
+    paid_at: datetime | None = strawberry.field(
+        default=None, description="When it was paid; for PAID and REFUNDED orders `placedAt` by default."
+    )
+    channel: str | None = strawberry.field(default=None, description="Where it was placed, at most 64 characters.")
+
+
+@strawberry.type(description="The result of recordOrder.")
+class RecordOrderPayload:
+    order: Order | None = strawberry.field(description="The recorded order; null when refused.")
+    errors: list[UserError] = strawberry.field(description="Why the input was refused; empty on success.")
+
+
+@strawberry.type
+class OrderMutations:
+    @strawberry.mutation(description="Record an order; paid orders count towards lifetime value.")
+    async def record_order(
+        self, info: Info, input: Annotated[RecordOrderInput, strawberry.argument(description="The order.")]
+    ) -> RecordOrderPayload:
+        async def run() -> dict[str, Any]:
+            pk = from_global_id(input.customer_id, "customerId", "Customer")[1]
+            row = await orders.record_order(info.context.scope, pk, input_dict(input, exclude={"customer_id"}))
+            return {"order": Order.from_row(row)}
+
+        return await payload(RecordOrderPayload, run)

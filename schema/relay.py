@@ -1,0 +1,81 @@
+"""Relay: the ``Node`` interface and kehu's keyset connection, written once for every list."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from models.errors import DomainError
+from models.pagination import MAX_PAGE_SIZE, Page, PageArgs
+from schema.errors import bad_input
+
+__all__ = ["Connection", "Edge", "Node", "PageInfo", "connection", "page_args", "PAGE_ARGS_DOC"]
+
+T = TypeVar("T")
+
+PAGE_ARGS_DOC = {
+    "first": f"Return the first n items after `after`. Default 20, at most {MAX_PAGE_SIZE}.",
+    "after": "A cursor from a previous page: start after that item.",
+    "last": f"Return the last n items before `before`. At most {MAX_PAGE_SIZE}.",
+    "before": "A cursor from a previous page: end before that item.",
+}
+
+
+@strawberry.interface(description="An object with a global ID, fetchable with `node(id:)`.")
+class Node:
+    id: strawberry.ID = strawberry.field(description="The object's global ID, opaque and stable.")
+
+
+@strawberry.type(description="Where a page sits in its list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Items come before this page.")
+    start_cursor: str | None = strawberry.field(description="The cursor of the page's first item.")
+    end_cursor: str | None = strawberry.field(description="The cursor of the page's last item.")
+
+
+@strawberry.type(description="An item in a list with its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Pass as `after` or `before` to page from this item.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list, keyset-paginated: a deep page costs what the first costs.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The items of this page, in list order.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits in the list.")
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="How many items the whole list holds (all pages), counted in SQL.")
+    async def total_count(self) -> int:
+        return await self.count()
+
+
+def page_args(first: int | None, after: str | None, last: int | None, before: str | None) -> PageArgs:
+    """Check paging arguments before any loader runs; bad ones are BAD_USER_INPUT."""
+    try:
+        return PageArgs(first=first, after=after, last=last, before=before).checked()
+    except DomainError as error:
+        raise bad_input(error) from None
+
+
+def connection(
+    page: Page, make: Callable[[dict[str, Any]], T], count: Callable[[], Awaitable[int]]
+) -> Connection[T]:
+    edges = [Edge(cursor=page.cursor(row), node=make(row)) for row in page.rows]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=page.has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count=count,
+    )
+
+
+def ids_of(rows: Iterable[dict[str, Any]]) -> list[int]:
+    return [row["id"] for row in rows]

@@ -1,0 +1,70 @@
+"""Scalars with strict parsing: money as a decimal string, times with a UTC offset.
+
+Each parser raises ``ValueError`` with a message meant for the client; graphql-core reports
+it as a variable or argument error before any resolver runs.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import strawberry
+
+__all__ = ["SCALAR_MAP"]
+
+_DECIMAL = re.compile(r"^-?\d{1,20}(\.\d{1,10})?$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _parse_decimal(value: object) -> Decimal:
+    if not isinstance(value, str) or not _DECIMAL.match(value):
+        raise ValueError('Decimal values are strings such as "199.00", never floats.')
+    return Decimal(value)
+
+
+def _parse_datetime(value: object) -> datetime:
+    if not isinstance(value, str) or not _DATETIME.match(value):
+        raise ValueError('DateTime values are ISO 8601 with an offset, such as "2026-05-01T09:30:00Z".')
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a real date and time.") from None
+    return parsed.astimezone(UTC)
+
+
+def _serialize_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse_date(value: object) -> date:
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise ValueError('Date values are ISO 8601 dates such as "1990-04-23".')
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a real date.") from None
+
+
+SCALAR_MAP = {
+    Decimal: strawberry.scalar(
+        name="Decimal",
+        description='An exact decimal number sent as a string, such as "199.00".',
+        serialize=str,
+        parse_value=_parse_decimal,
+    ),
+    datetime: strawberry.scalar(
+        name="DateTime",
+        description='A point in time, ISO 8601 with an offset; answers are in UTC ("2026-05-01T09:30:00Z").',
+        serialize=_serialize_datetime,
+        parse_value=_parse_datetime,
+    ),
+    date: strawberry.scalar(
+        name="Date",
+        description='A calendar date, ISO 8601 ("1990-04-23").',
+        serialize=date.isoformat,
+        parse_value=_parse_date,
+    ),
+}

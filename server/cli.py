@@ -1,0 +1,156 @@
+"""The ``kehu`` command: serve, migrate, seed-demo, export-schema, makemigrations."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from server.settings import Settings, SettingsError
+
+__all__ = ["main"]
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        sys.exit(f"kehu: {error}")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    if args.workers > 1 and settings.is_sqlite:
+        print(
+            "kehu: SQLite serves one worker; use --workers 1, or set KEHU_DATABASE_URL to a "
+            "PostgreSQL database to run several.",
+            file=sys.stderr,
+        )
+        return 2
+    base = f"http://{host}:{port}"
+    print(f"kehu is serving on {base}\n  GraphiQL: {base}/graphql\n  health:   {base}/healthz", flush=True)
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        log_level=settings.log_level,
+        proxy_headers=True,
+        timeout_graceful_shutdown=20,
+    )
+    return 0
+
+
+async def _migrate(settings: Settings) -> None:
+    from tortoise import Tortoise
+    from tortoise.migrations.api import migrate
+
+    from models.db import tortoise_config
+
+    try:
+        await migrate(config=tortoise_config(settings.database_url, settings.db_pool_size))
+    finally:
+        await Tortoise.close_connections()
+
+
+def _migrate_command(args: argparse.Namespace) -> int:
+    asyncio.run(_migrate(_settings()))
+    print("kehu: the database is up to date.")
+    return 0
+
+
+async def _seed(settings: Settings, count: int, if_empty: bool) -> dict[str, int] | None:
+    from models import db
+    from models.demo import is_empty, seed_demo
+
+    await db.init(settings.database_url, settings.db_pool_size)
+    try:
+        if if_empty and not await is_empty():
+            return None
+        return await seed_demo(count=count)
+    finally:
+        await db.close()
+
+
+def _seed_command(args: argparse.Namespace) -> int:
+    if not 1 <= args.count <= 100_000:
+        print("kehu: --count must be between 1 and 100000.", file=sys.stderr)
+        return 2
+    created = asyncio.run(_seed(_settings(), args.count, args.if_empty))
+    if created is None:
+        print("kehu: the database already holds customers; no demo data loaded.")
+    else:
+        print("kehu: demo data loaded: " + ", ".join(f"{n} {what}" for what, n in created.items()))
+    return 0
+
+
+def _export_schema(args: argparse.Namespace) -> int:
+    from schema import build_schema
+
+    sdl = build_schema().as_str() + "\n"
+    if args.output:
+        Path(args.output).write_text(sdl, encoding="utf-8")
+    else:
+        sys.stdout.write(sdl)
+    return 0
+
+
+def _makemigrations(args: argparse.Namespace) -> int:
+    """Write a migration for model changes (Tortoise's autodetector) against a scratch SQLite."""
+    import tempfile
+
+    from tortoise.cli import cli as tortoise_cli
+
+    from models.db import tortoise_config
+
+    with tempfile.TemporaryDirectory() as scratch:
+        config = tortoise_config(f"sqlite://{scratch}/makemigrations.sqlite3")
+        module = type(sys)("kehu_makemigrations")
+        module.TORTOISE_ORM = config
+        sys.modules[module.__name__] = module
+        argv = ["-c", f"{module.__name__}.TORTOISE_ORM", "makemigrations"]
+        if args.name:
+            argv += ["--name", args.name]
+        return asyncio.run(tortoise_cli.run_cli_async(argv))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kehu", description="kehu, the graph-native CRM server.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API (settings from KEHU_* variables)")
+    serve.add_argument("--host", help="address to listen on (KEHU_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (KEHU_PORT, default 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (PostgreSQL only above 1)")
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply migrations to KEHU_DATABASE_URL")
+    migrate.set_defaults(run=_migrate_command)
+
+    seed = commands.add_parser("seed-demo", help="load demo customers, referrals, links, interactions, orders")
+    seed.add_argument("--count", type=int, default=300, help="how many customers (default 300)")
+    seed.add_argument("--if-empty", action="store_true", help="only when the database has no customers")
+    seed.set_defaults(run=_seed_command)
+
+    export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    export.add_argument("--output", help="write to this file instead of standard output")
+    export.set_defaults(run=_export_schema)
+
+    makemigrations = commands.add_parser("makemigrations", help="write a migration for model changes")
+    makemigrations.add_argument("--name", help="the migration's name")
+    makemigrations.set_defaults(run=_makemigrations)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = _parser().parse_args(argv)
+    sys.exit(args.run(args))
+

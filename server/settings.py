@@ -1,0 +1,95 @@
+"""Settings, read once from ``KEHU_*`` environment variables.
+
+Every variable is listed in README.md; a value that does not parse stops start-up with a
+message naming the variable, never a silent default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ROOT", "Settings", "SettingsError"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A ``KEHU_*`` variable holds a value kehu cannot use."""
+
+
+def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    host: str
+    port: int
+    db_pool_size: int
+    graphiql: bool
+    introspection: bool
+    debug: bool
+    max_body_bytes: int
+    max_batch: int
+    max_query_cost: int
+    max_depth: int
+    max_aliases: int
+    max_tokens: int
+    log_level: str
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite://")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        database_url = env.get("KEHU_DATABASE_URL") or f"sqlite://{ROOT / 'var' / 'kehu.sqlite3'}"
+        if not database_url.startswith(("sqlite://", "postgres://", "postgresql://")):
+            raise SettingsError(
+                "KEHU_DATABASE_URL must start with sqlite:// or postgres://, "
+                f"not {database_url.split('://')[0]!r}"
+            )
+        log_level = env.get("KEHU_LOG_LEVEL", "info").lower()
+        if log_level not in {"debug", "info", "warning", "error"}:
+            raise SettingsError(f"KEHU_LOG_LEVEL must be debug, info, warning or error, not {log_level!r}")
+        return cls(
+            database_url=database_url,
+            host=env.get("KEHU_HOST") or "127.0.0.1",
+            port=_int(env, "KEHU_PORT", 8000, 1, 65535),
+            db_pool_size=_int(env, "KEHU_DB_POOL_SIZE", 20, 1, 1000),
+            graphiql=_bool(env, "KEHU_GRAPHIQL", True),
+            introspection=_bool(env, "KEHU_INTROSPECTION", True),
+            debug=_bool(env, "KEHU_DEBUG", False),
+            max_body_bytes=_int(env, "KEHU_MAX_BODY_BYTES", 1_048_576, 1024, 1_073_741_824),
+            max_batch=_int(env, "KEHU_MAX_BATCH", 10, 1, 100),
+            max_query_cost=_int(env, "KEHU_MAX_QUERY_COST", 50_000, 1, 10_000_000),
+            max_depth=_int(env, "KEHU_MAX_DEPTH", 12, 2, 100),
+            max_aliases=_int(env, "KEHU_MAX_ALIASES", 30, 1, 10_000),
+            max_tokens=_int(env, "KEHU_MAX_TOKENS", 5_000, 100, 1_000_000),
+            log_level=log_level,
+        )

@@ -1,0 +1,161 @@
+"""Fixtures: every test runs on SQLite and on PostgreSQL, through HTTP like a client.
+
+PostgreSQL comes from KEHU_TEST_POSTGRES_URL (default: the local server as user postgres);
+a fresh database is made for the session and dropped after. Without a reachable server the
+PostgreSQL half skips and says why; with CI set it fails instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from tortoise import Tortoise
+
+from models import db
+from models.db import tortoise_config
+from server.app import create_app
+from server.settings import Settings
+
+POSTGRES_URL = os.environ.get("KEHU_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+TABLES = ("customer_link", "customer_tag", "interaction", "orders", "customer")
+
+
+async def _postgres_database() -> str:
+    """Create a scratch database on the test server and return its URL."""
+    name = f"kehu_test_{uuid.uuid4().hex[:10]}"
+    connection = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1), timeout=5)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+async def _drop_postgres_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    connection = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1), timeout=5)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+async def migrate(url: str) -> None:
+    from tortoise.migrations.api import migrate as run_migrations
+
+    await run_migrations(config=tortoise_config(url))
+    await Tortoise.close_connections()
+
+
+def _postgres_or_skip() -> str:
+    try:
+        return asyncio.run(_postgres_database())
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as error:
+        message = f"PostgreSQL at {POSTGRES_URL} is not reachable ({error.__class__.__name__}: {error})"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; under CI the PostgreSQL tests are required.")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(request, tmp_path_factory) -> Iterator[str]:
+    """A migrated, empty database of each kind, for the whole session."""
+    if request.param == "sqlite":
+        url = f"sqlite://{tmp_path_factory.mktemp('sqlite') / 'kehu.sqlite3'}"
+        asyncio.run(migrate(url))
+        yield url
+        return
+    url = _postgres_or_skip()
+    asyncio.run(migrate(url))
+    yield url
+    asyncio.run(_drop_postgres_database(url))
+
+
+@pytest.fixture(scope="session")
+async def database(database_url: str) -> AsyncIterator[str]:
+    await db.init(database_url, pool_size=10)
+    yield database_url
+    await db.close()
+
+
+@pytest.fixture
+async def clean_db(database: str) -> str:
+    """The session's database, emptied before the test."""
+    connection = db.connection()
+    for table in TABLES:
+        await connection.execute_script(f"DELETE FROM {table}")
+    return database
+
+
+@pytest.fixture
+def settings(database: str) -> Settings:
+    return Settings.from_env({"KEHU_DATABASE_URL": database})
+
+
+@pytest.fixture
+async def client(clean_db: str, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client speaking to the app in-process (the database is already open)."""
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kehu.test") as http:
+        yield http
+
+
+class GraphQLClient:
+    """Posts operations to /graphql and returns the decoded answer."""
+
+    def __init__(self, http: httpx.AsyncClient):
+        self.http = http
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, **kwargs)
+        assert response.headers["content-type"].startswith("application/"), response.text
+        return response.json()
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The ``data`` of an operation that must succeed without errors."""
+        body = await self(query, variables)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(client)
+
+
+class StatementCounter(logging.Handler):
+    """Counts the SQL statements Tortoise runs (it logs each one at DEBUG)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "%s: %s" and record.args:
+            self.statements.append(str(record.args[0]))
+
+
+@pytest.fixture
+def count_statements() -> Iterator[StatementCounter]:
+    logger = logging.getLogger("tortoise.db_client")
+    counter = StatementCounter()
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(counter)
+    yield counter
+    logger.removeHandler(counter)
+    logger.setLevel(previous)
+
+
+ROOT = Path(__file__).resolve().parent.parent
