@@ -7,7 +7,6 @@ from functools import partial
 import strawberry
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
-from strawberry.tools import merge_types
 
 from schema.customers import CustomerMutations, CustomerQueries
 from schema.graph import GraphMutations
@@ -20,8 +19,16 @@ from schema.scalars import SCALAR_MAP
 
 __all__ = ["build_schema"]
 
-Query = merge_types("Query", (NodeQueries, CustomerQueries))
-Mutation = merge_types("Mutation", (CustomerMutations, GraphMutations, InteractionMutations, OrderMutations))
+
+
+@strawberry.type(description="Everything kehu answers: customers and the graph between them.")
+class Query(NodeQueries, CustomerQueries):
+    pass
+
+
+@strawberry.type(description="Every change: each takes one `input` and returns a payload with `errors`.")
+class Mutation(CustomerMutations, GraphMutations, InteractionMutations, OrderMutations):
+    pass
 
 
 class _Schema(strawberry.Schema):

@@ -271,7 +271,6 @@ class CustomerQueries:
             page = await customers.list_customers(scope, domain_filter, _sort_key(order_by), args)
         except DomainError as error:
             raise bad_input(error) from None
-        info.context.loaders.customer.prime_many({row["id"]: row for row in page.rows})
         return connection(page, Customer.from_row, lambda: customers.count_customers(scope, domain_filter))
 
 

@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 import pytest
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from models import db
 from models.db import tortoise_config
@@ -83,6 +84,9 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 async def database(database_url: str) -> AsyncIterator[str]:
+    # Tortoise caches insert statements by connection name, not by dialect: the session
+    # switches from SQLite to PostgreSQL under the same name, so start the cache afresh.
+    EXECUTOR_CACHE.clear()
     await db.init(database_url, pool_size=10)
     yield database_url
     await db.close()
@@ -92,6 +96,7 @@ async def database(database_url: str) -> AsyncIterator[str]:
 async def clean_db(database: str) -> str:
     """The session's database, emptied before the test."""
     connection = db.connection()
+    await connection.execute_script("UPDATE customer SET referrer_id = NULL")
     for table in TABLES:
         await connection.execute_script(f"DELETE FROM {table}")
     return database
