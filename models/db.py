@@ -62,7 +62,8 @@ def tortoise_config(url: str, pool_size: int = 20) -> dict[str, Any]:
 
 
 async def init(url: str, pool_size: int = 20) -> None:
-    await Tortoise.init(config=tortoise_config(url, pool_size))
+    # Global fallback: requests run in tasks that did not inherit the lifespan's context.
+    await Tortoise.init(config=tortoise_config(url, pool_size), _enable_global_fallback=True)
 
 
 async def close() -> None:

@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from models import db
 from schema import build_schema
+from server.access_log import AccessLog
 from server.graphql_http import GraphQLEndpoint
 from server.headers import SecurityHeaders
 from server.settings import ROOT, Settings
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(AccessLog)
     app.state.settings = settings
     app.state.schema = schema
     return app

@@ -42,6 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=port,
         workers=args.workers,
         log_level=settings.log_level,
+        access_log=False,  # server.access_log logs requests without their query strings
         proxy_headers=True,
         timeout_graceful_shutdown=20,
     )
@@ -151,6 +152,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Tortoise logs every statement with its values (personal data) at DEBUG: never let it.
+    logging.getLogger("tortoise").setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
     sys.exit(args.run(args))
 

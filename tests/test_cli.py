@@ -1,0 +1,90 @@
+"""The `kehu` command as an operator runs it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+KEHU = str(Path(sys.executable).parent / "kehu")
+
+
+def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([KEHU, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout)
+
+
+def sqlite_env(tmp_path: Path) -> dict[str, str]:
+    return {"KEHU_DATABASE_URL": f"sqlite://{tmp_path / 'cli.sqlite3'}"}
+
+
+def test_serve_refuses_several_workers_on_sqlite(tmp_path):
+    result = run("serve", "--workers", "2", env=sqlite_env(tmp_path))
+    assert result.returncode == 2
+    assert "SQLite serves one worker" in result.stderr
+
+
+def test_a_bad_setting_stops_with_its_name(tmp_path):
+    result = run("migrate", env={**sqlite_env(tmp_path), "KEHU_DB_POOL_SIZE": "many"})
+    assert result.returncode != 0
+    assert "KEHU_DB_POOL_SIZE must be a whole number" in result.stderr
+
+
+def test_migrate_then_seed_demo_once(tmp_path):
+    env = sqlite_env(tmp_path)
+    assert run("migrate", env=env).returncode == 0
+    first = run("seed-demo", "--if-empty", "--count", "40", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "demo data loaded: 40 customers" in first.stdout
+    second = run("seed-demo", "--if-empty", env=env)
+    assert "already holds customers" in second.stdout
+    again = run("migrate", env=env)
+    assert again.returncode == 0
+
+
+def test_export_schema_prints_the_sdl(tmp_path):
+    result = run("export-schema", env=sqlite_env(tmp_path))
+    assert result.returncode == 0
+    assert "type Customer implements Node" in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_answers_health_and_graphql_and_prints_its_urls(tmp_path):
+    env = sqlite_env(tmp_path)
+    assert run("migrate", env=env).returncode == 0
+    port = _free_port()
+    server = subprocess.Popen(
+        [KEHU, "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.2)
+        assert httpx.get(f"{base}/readyz").json() == {"status": "ok"}
+        answer = httpx.post(f"{base}/graphql", json={"query": "{ customers { totalCount } }"})
+        assert answer.json()["data"] == {"customers": {"totalCount": 0}}
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert f"GraphiQL: {base}/graphql" in output
+    assert f"health:   {base}/healthz" in output
