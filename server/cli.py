@@ -24,6 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _settings()
+    logging.getLogger().setLevel(settings.log_level.upper())
     host = args.host or settings.host
     port = args.port or settings.port
     if args.workers > 1 and settings.is_sqlite:
