@@ -7,26 +7,16 @@ failures of a query (a malformed id, a ``first`` over 100) are top-level errors 
 
 from __future__ import annotations
 
-from enum import Enum
-
 import strawberry
 from graphql import GraphQLError
 
-from models.errors import DomainError, ErrorCode as DomainErrorCode, FieldError
+from models.errors import DomainError, ErrorCode, FieldError
 from schema.ids import to_global_id
 
 __all__ = ["ClientError", "ErrorCode", "UserError", "bad_input", "user_errors"]
 
 
-@strawberry.enum(description="Why a mutation refused its input.")
-class ErrorCode(Enum):
-    INVALID = "invalid"
-    REQUIRED = "required"
-    TOO_LONG = "too_long"
-    NOT_FOUND = "not_found"
-    DUPLICATE = "duplicate"
-    CYCLE = "cycle"
-    SELF_LINK = "self_link"
+strawberry.enum(ErrorCode, name="ErrorCode", description="Why a mutation refused its input.")
 
 
 @strawberry.type(description="An expected failure of a mutation; nothing was changed.")
@@ -44,7 +34,7 @@ class UserError:
 def _from_field_error(error: FieldError) -> UserError:
     existing = to_global_id(*error.existing) if error.existing else None
     return UserError(
-        field=error.field, message=error.message, code=ErrorCode(error.code.value), existing_id=existing
+        field=error.field, message=error.message, code=error.code, existing_id=existing
     )
 
 
@@ -64,5 +54,5 @@ class ClientError(GraphQLError):
 
 def bad_input(error: DomainError) -> ClientError:
     first = error.errors[0]
-    code = "NOT_FOUND" if first.code is DomainErrorCode.NOT_FOUND else "BAD_USER_INPUT"
+    code = "NOT_FOUND" if first.code is ErrorCode.NOT_FOUND else "BAD_USER_INPUT"
     return ClientError(str(error), code=code, field=first.field)
