@@ -6,7 +6,7 @@ depth and alias limiters expand fragments and take exponential time on such docu
 
 Cost: every field costs 1, and a field returning a page or a list multiplies the cost of
 what it selects by its size: ``first``/``last`` (20 when not given), ``nodes(ids:)`` by
-the number of ids. Introspection is free and does not count towards depth.
+the number of ids. Introspection is free and does not count towards depth; its aliases count.
 """
 
 from __future__ import annotations
@@ -30,11 +30,14 @@ from graphql import (
     ListValueNode,
     OperationDefinitionNode,
     OperationType,
+    SchemaMetaFieldDef,
     SelectionSetNode,
+    TypeMetaFieldDef,
     VariableNode,
     get_named_type,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from models.pagination import DEFAULT_PAGE_SIZE
 
@@ -52,6 +55,7 @@ class _Measure:
 
 
 _ZERO = _Measure(0, 0, 0)
+_META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
 # A cap on intermediate numbers, so that a hostile document cannot make us multiply forever.
 _CEILING = 10**12
 
@@ -74,7 +78,7 @@ class _Walker:
             name = node.name.value
             return self.variables.get(name, self.defaults.get(name))
         if isinstance(node, IntValueNode):
-            return int(node.value)
+            return _int(node.value)
         if isinstance(node, ListValueNode):
             return node.values
         return None
@@ -133,7 +137,11 @@ class _Walker:
         name = field.name.value
         aliases = 1 if field.alias is not None else 0
         if name.startswith("__"):
-            return _Measure(0, 0, aliases)
+            # Introspection is free and does not count towards depth, but its aliases do:
+            # aliased fragments spreading each other fan out inside __schema as anywhere.
+            meta = _META_FIELDS.get(name)
+            inner = self.selection_set(field.selection_set, get_named_type(meta.type)) if meta else _ZERO
+            return _Measure(0, 0, aliases + inner.aliases)
         definition = None
         if isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
             definition = parent.fields.get(name)
@@ -168,6 +176,13 @@ class QueryLimits(SchemaExtension):
         self.max_depth = max_depth
         self.max_aliases = max_aliases
         self.cost: int | None = None
+        self.named = False
+
+    def on_operation(self) -> Iterator[None]:
+        # Before parsing, ``operation_name`` is the name the request gave; once the document
+        # is parsed Strawberry falls back to the first operation's name.
+        self.named = self.execution_context.operation_name is not None
+        yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -178,7 +193,12 @@ class QueryLimits(SchemaExtension):
 
     def _check(self, context: Any) -> GraphQLError | None:
         document = context.graphql_document
-        operation = _operation(document, context.operation_name) if document else None
+        if document is None:
+            return None
+        if not self.named and sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) > 1:
+            # Strawberry would run the first; the GraphQL spec asks for operationName (a 400).
+            raise CannotGetOperationTypeError(None)
+        operation = _operation(document, context.operation_name)
         if operation is None:
             return None
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
@@ -216,8 +236,15 @@ class QueryLimits(SchemaExtension):
 
 def _literal(node: Any) -> Any:
     if isinstance(node, IntValueNode):
-        return int(node.value)
+        return _int(node.value)
     return None
+
+
+def _int(text: str) -> int:
+    """An Int literal's value; one too long to convert (Python refuses 4,300 digits) is huge."""
+    if len(text.lstrip("-")) > 15:
+        return -_CEILING if text.startswith("-") else _CEILING
+    return int(text)
 
 
 def _limit_error(message: str, code: str) -> GraphQLError:

@@ -30,9 +30,9 @@ def _parse_datetime(value: object) -> datetime:
         raise ValueError('DateTime values are ISO 8601 with an offset, such as "2026-05-01T09:30:00Z".')
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # astimezone overflows for 0001-01-01T00:00+01:00
         raise ValueError(f"{value!r} is not a real date and time.") from None
-    return parsed.astimezone(UTC)
 
 
 def _serialize_datetime(value: datetime) -> str:
