@@ -12,7 +12,6 @@ from schema.customers import CustomerMutations, CustomerQueries
 from schema.graph import GraphMutations
 from schema.interactions import InteractionMutations
 from schema.limits import QueryLimits
-from schema.masking import MaskErrors, is_expected
 from schema.nodes import NodeQueries
 from schema.orders import OrderMutations
 from schema.scalars import SCALAR_MAP
@@ -33,7 +32,7 @@ class Mutation(CustomerMutations, GraphMutations, InteractionMutations, OrderMut
 
 class _Schema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
-        """Expected errors are the client's business; unexpected ones MaskErrors logs."""
+        """Errors are logged where they are masked (schema.masking), once."""
 
 
 def build_schema(
@@ -47,7 +46,6 @@ def build_schema(
     extensions = [
         partial(MaxTokensLimiter, max_token_count=max_tokens),
         partial(QueryLimits, max_cost=max_cost, max_depth=max_depth, max_aliases=max_aliases),
-        MaskErrors,
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

@@ -1,6 +1,6 @@
 """Scalars with strict parsing: money as a decimal string, times with a UTC offset.
 
-Each parser raises ``ValueError`` with a message meant for the client; graphql-core reports
+Each parser raises ``ScalarError`` with a message meant for the client; graphql-core reports
 it as a variable or argument error before any resolver runs.
 """
 
@@ -12,7 +12,13 @@ from decimal import Decimal
 
 import strawberry
 
-__all__ = ["SCALAR_MAP"]
+__all__ = ["SCALAR_MAP", "ScalarError"]
+
+
+
+class ScalarError(ValueError):
+    """A value a kehu scalar refuses; its message is written for the client."""
+
 
 _DECIMAL = re.compile(r"^-?\d{1,20}(\.\d{1,10})?$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
@@ -21,18 +27,18 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def _parse_decimal(value: object) -> Decimal:
     if not isinstance(value, str) or not _DECIMAL.match(value):
-        raise ValueError('Decimal values are strings such as "199.00", never floats.')
+        raise ScalarError('Decimal values are strings such as "199.00", never floats.')
     return Decimal(value)
 
 
 def _parse_datetime(value: object) -> datetime:
     if not isinstance(value, str) or not _DATETIME.match(value):
-        raise ValueError('DateTime values are ISO 8601 with an offset, such as "2026-05-01T09:30:00Z".')
+        raise ScalarError('DateTime values are ISO 8601 with an offset, such as "2026-05-01T09:30:00Z".')
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return parsed.astimezone(UTC)
     except (ValueError, OverflowError):  # astimezone overflows for 0001-01-01T00:00+01:00
-        raise ValueError(f"{value!r} is not a real date and time.") from None
+        raise ScalarError(f"{value!r} is not a real date and time.") from None
 
 
 def _serialize_datetime(value: datetime) -> str:
@@ -41,11 +47,11 @@ def _serialize_datetime(value: datetime) -> str:
 
 def _parse_date(value: object) -> date:
     if not isinstance(value, str) or not _DATE.match(value):
-        raise ValueError('Date values are ISO 8601 dates such as "1990-04-23".')
+        raise ScalarError('Date values are ISO 8601 dates such as "1990-04-23".')
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not a real date.") from None
+        raise ScalarError(f"{value!r} is not a real date.") from None
 
 
 SCALAR_MAP = {

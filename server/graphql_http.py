@@ -26,6 +26,7 @@ from strawberry.types.graphql import OperationType
 
 from models.scope import Scope
 from schema.context import Context
+from schema.masking import mask
 from server.graphiql import graphiql_response
 from server.settings import Settings
 
@@ -212,7 +213,7 @@ class GraphQLEndpoint:
             raise RequestError(400, "Name the operation to run with `operationName`.") from None
         except MissingQueryError:
             raise RequestError(400, "The request has no `query` string.") from None
-        return self._status(result, media), self._body_of(result)
+        return self._status(result, media), self._body_of(result, request_id)
 
     @staticmethod
     def _is_request_error(result: ExecutionResult) -> bool:
@@ -224,10 +225,10 @@ class GraphQLEndpoint:
             return 400
         return 200
 
-    def _body_of(self, result: ExecutionResult) -> dict[str, Any]:
+    def _body_of(self, result: ExecutionResult, request_id: str) -> dict[str, Any]:
         body: dict[str, Any] = {}
         if result.errors:
-            body["errors"] = [_formatted(error) for error in result.errors]
+            body["errors"] = [_formatted(mask(error, request_id)) for error in result.errors]
         if not self._is_request_error(result):
             body["data"] = result.data
         if result.extensions:

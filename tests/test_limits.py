@@ -403,3 +403,11 @@ async def test_a_datetime_whose_offset_leaves_the_calendar_is_bad_input_not_an_i
         message = refused(response, code)
         assert "is not a real date and time" in message
         assert "out of range" not in message
+
+
+async def test_a_huge_negative_int_literal_is_refused_without_library_internals(client):
+    response = await client.post("/graphql", json={"query": "{ customers(first: -" + "9" * 5000 + ") { totalCount } }"})
+    body = response.json()
+    assert response.status_code in (200, 400)
+    assert "Exceeds" not in response.text and "sys.set_int_max_str_digits" not in response.text
+    assert body["errors"][0]["extensions"]["code"] in {"BAD_USER_INPUT", "QUERY_TOO_COSTLY", "GRAPHQL_VALIDATION_FAILED"}
