@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 import strawberry
-from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, ParserCache
 from strawberry.schema.config import StrawberryConfig
 
 from schema.customers import CustomerMutations, CustomerQueries
@@ -45,6 +45,7 @@ def build_schema(
 ) -> strawberry.Schema:
     extensions = [
         partial(MaxTokensLimiter, max_token_count=max_tokens),
+        partial(ParserCache, maxsize=256),
         partial(QueryLimits, max_cost=max_cost, max_depth=max_depth, max_aliases=max_aliases),
     ]
     if not introspection:

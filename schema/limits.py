@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -38,6 +39,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.schema.schema import validate_document
 
 from models.pagination import DEFAULT_PAGE_SIZE
 
@@ -56,6 +58,7 @@ class _Measure:
 
 _ZERO = _Measure(0, 0, 0)
 _META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
+_validate = lru_cache(maxsize=256)(validate_document)
 # A cap on intermediate numbers, so that a hostile document cannot make us multiply forever.
 _CEILING = 10**12
 
@@ -169,7 +172,7 @@ def _operation(document: Any, name: str | None) -> OperationDefinitionNode | Non
 
 
 class QueryLimits(SchemaExtension):
-    """Refuse an operation over the cost, depth or alias limit before it is validated."""
+    """Refuse an operation over the cost, depth or alias limit, then validate it (cached)."""
 
     def __init__(self, *, max_cost: int, max_depth: int, max_aliases: int):
         self.max_cost = max_cost
@@ -189,6 +192,11 @@ class QueryLimits(SchemaExtension):
         error = self._check(context)
         if error is not None:
             context.pre_execution_errors = [error]
+        else:
+            # Validating a document costs more than running it; clients repeat their documents.
+            context.pre_execution_errors = _validate(
+                context.schema._schema, context.graphql_document, tuple(context.validation_rules)
+            )
         yield
 
     def _check(self, context: Any) -> GraphQLError | None:
