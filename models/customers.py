@@ -42,7 +42,6 @@ __all__ = [
     "customers_by_ids",
     "delete_customer",
     "list_customers",
-    "live_customer_ids",
     "tags_by_customer",
     "update_customer",
 ]
@@ -177,7 +176,7 @@ async def _save(values: dict[str, Any], customer_id: int | None) -> int:
             if customer_id is None:
                 customer = await Customer.create(using_db=connection, **values)
                 customer_id = customer.id
-            elif values:
+            else:
                 values["updated_at"] = datetime.now(UTC)
                 await Customer.filter(id=customer_id).using_db(connection).update(**values)
             if tags is not None:
@@ -216,8 +215,9 @@ async def update_customer(scope: Scope, customer_id: int, changes: dict[str, Any
 
 async def delete_customer(scope: Scope, customer_id: int) -> dict[str, Any]:
     """Soft delete: the row stays for the record; the customer leaves every list and graph."""
-    row = await _visible_or_not_found(scope, customer_id)
-    await Customer.filter(id=customer_id, deleted_at=None).update(deleted_at=datetime.now(UTC))
+    async with in_transaction() as connection:
+        row = await _visible_or_not_found(scope, customer_id)
+        await Customer.filter(id=customer_id, deleted_at=None).using_db(connection).update(deleted_at=datetime.now(UTC))
     return row
 
 
@@ -228,15 +228,6 @@ async def customers_by_ids(scope: Scope, ids: Iterable[int]) -> dict[int, dict[s
     q = Query()
     sql = f"SELECT {_SELECT} FROM customer c WHERE c.id IN {q.in_list(ids)} AND {scope.customers(q, 'c')}"
     return {row["id"]: row for row in await fetch(sql, q, Customer)}
-
-
-async def live_customer_ids(scope: Scope, ids: Iterable[int]) -> set[int]:
-    ids = list(dict.fromkeys(ids))
-    if not ids:
-        return set()
-    q = Query()
-    sql = f"SELECT c.id FROM customer c WHERE c.id IN {q.in_list(ids)} AND {scope.customers(q, 'c')}"
-    return {row["id"] for row in await fetch(sql, q)}
 
 
 async def tags_by_customer(ids: Iterable[int]) -> dict[int, list[str]]:
@@ -271,7 +262,7 @@ class CustomerFilter:
                 f"EXISTS (SELECT 1 FROM customer_tag t WHERE t.customer_id = c.id AND t.tag = {q.param(tag)})"
             )
         if self.sources:
-            conditions.append(f"c.source IN {q.in_list(s.value for s in self.sources)}")
+            conditions.append(f"c.source IN {q.in_list(sorted({s.value for s in self.sources}))}")
         if self.created_after is not None:
             conditions.append(f"c.created_at >= {q.param(clean_utc(self.created_after, 'createdAfter'))}")
         if self.created_before is not None:

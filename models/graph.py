@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 from models.customers import COLUMNS, Customer, customers_by_ids
 from models.errors import DomainError, ErrorCode
 from models.orders import OrderStatus
-from models.pagination import Page, PageArgs, SortKey, fetch_pages
+from models.pagination import MAX_PAGE_SIZE, Page, PageArgs, SortKey, fetch_pages
 from models.scope import Scope
 from models.sql import Query, fetch, money, money_sum
 from models.validation import clean_choice, clean_text
@@ -39,6 +39,7 @@ __all__ = [
     "referral_trees",
     "referrals_pages",
     "set_referrer",
+    "tree_args",
     "unlink_customers",
 ]
 
@@ -157,10 +158,20 @@ def _downstream_cte(scope: Scope, q: Query, root_ids: Iterable[int], depth: int)
     )
 
 
+def tree_args(depth: int, first: int) -> tuple[int, int]:
+    """Check a referral tree's depth (1 to 6) and size (0 to 100) before any SQL is written."""
+    if not 1 <= depth <= MAX_TREE_DEPTH:
+        raise DomainError.single("depth", f"depth must be between 1 and {MAX_TREE_DEPTH}.", ErrorCode.INVALID)
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise DomainError.single("first", f"first must be between 0 and {MAX_PAGE_SIZE}.", ErrorCode.INVALID)
+    return depth, first
+
+
 async def referral_trees(
     scope: Scope, root_ids: list[int], depth: int, first: int
 ) -> dict[int, list[tuple[int, dict[str, Any]]]]:
     """Each root's downstream as ``(level, customer row)``, nearest levels first, ``first`` at most."""
+    depth, first = tree_args(depth, first)
     q = Query()
     sql = (
         _downstream_cte(scope, q, root_ids, depth)
@@ -284,11 +295,11 @@ _LINK_KEY = SortKey("l.created_at", "datetime", descending=True)
 _LINK_SELECT = "l.id, l.from_customer_id, l.to_customer_id, l.kind, l.note, l.created_at"
 
 
-def _links_source(scope: Scope, q: Query, customer_ids: list[int], kinds: tuple[LinkKind, ...]) -> str:
+def _links_source(scope: Scope, q: Query, customer_ids: list[int], kinds: frozenset[LinkKind]) -> str:
     """Links touching each customer, once per end, whose other end is visible."""
     ids = q.in_list(customer_ids)
     ids_again = q.in_list(customer_ids)
-    kind_filter = f" AND l.kind IN {q.in_list(k.value for k in kinds)}" if kinds else ""
+    kind_filter = f" AND l.kind IN {q.in_list(sorted({k.value for k in kinds}))}" if kinds else ""
     return (
         "(SELECT id AS link_id, from_customer_id AS owner_id, to_customer_id AS other_id FROM customer_link"
         f" WHERE from_customer_id IN {ids}"
@@ -300,7 +311,7 @@ def _links_source(scope: Scope, q: Query, customer_ids: list[int], kinds: tuple[
 
 
 async def links_pages(
-    scope: Scope, customer_ids: list[int], args: PageArgs, kinds: tuple[LinkKind, ...] = ()
+    scope: Scope, customer_ids: list[int], args: PageArgs, kinds: frozenset[LinkKind] = frozenset()
 ) -> dict[int, Page]:
     q = Query()
     return await fetch_pages(
@@ -315,7 +326,7 @@ async def links_pages(
     )
 
 
-async def link_counts(scope: Scope, customer_ids: list[int], kinds: tuple[LinkKind, ...] = ()) -> dict[int, int]:
+async def link_counts(scope: Scope, customer_ids: list[int], kinds: frozenset[LinkKind] = frozenset()) -> dict[int, int]:
     q = Query()
     sql = f"SELECT x.owner_id AS parent, COUNT(*) AS n FROM {_links_source(scope, q, customer_ids, kinds)} GROUP BY x.owner_id"
     return {row["parent"]: row["n"] for row in await fetch(sql, q)}

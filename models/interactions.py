@@ -8,13 +8,14 @@ from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
 
 from models.customers import customers_by_ids
 from models.errors import DomainError, ErrorCode
 from models.pagination import Page, PageArgs, SortKey, fetch_pages
 from models.scope import Scope
 from models.sql import Query, fetch
-from models.validation import clean_choice, clean_text, clean_utc
+from models.validation import clean_all, clean_choice, clean_text, clean_utc
 
 __all__ = [
     "Direction",
@@ -63,32 +64,39 @@ _SELECT = ", ".join(f"i.{column}" for column in COLUMNS)
 _KEY = SortKey("i.occurred_at", "datetime", descending=True)
 
 
-async def log_interaction(scope: Scope, customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    if customer_id not in await customers_by_ids(scope, [customer_id]):
-        raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
-    occurred_at = clean_utc(data.get("occurred_at"), "occurredAt") or datetime.now(UTC)
+def _occurred_at(value: datetime | None) -> datetime:
+    occurred_at = clean_utc(value, "occurredAt") or datetime.now(UTC)
     if occurred_at > datetime.now(UTC) + timedelta(minutes=5):
         raise DomainError.single("occurredAt", "an interaction cannot happen in the future.", ErrorCode.INVALID)
-    interaction = await Interaction.create(
-        customer_id=customer_id,
-        kind=clean_choice(data.get("kind"), InteractionKind, "kind", required=True),
-        direction=clean_choice(data.get("direction"), Direction, "direction", required=True),
-        channel=clean_text(data.get("channel"), "channel", max_length=64),
-        occurred_at=occurred_at,
-        summary=clean_text(data.get("summary"), "summary", max_length=5000, required=True, multiline=True),
-        outcome=clean_text(data.get("outcome"), "outcome", max_length=500, multiline=True),
+    return occurred_at
+
+
+async def log_interaction(scope: Scope, customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    values = clean_all(
+        {
+            "kind": lambda: clean_choice(data.get("kind"), InteractionKind, "kind", required=True),
+            "direction": lambda: clean_choice(data.get("direction"), Direction, "direction", required=True),
+            "channel": lambda: clean_text(data.get("channel"), "channel", max_length=64),
+            "occurred_at": lambda: _occurred_at(data.get("occurred_at")),
+            "summary": lambda: clean_text(data.get("summary"), "summary", max_length=5000, required=True, multiline=True),
+            "outcome": lambda: clean_text(data.get("outcome"), "outcome", max_length=500, multiline=True),
+        }
     )
+    async with in_transaction() as connection:
+        if customer_id not in await customers_by_ids(scope, [customer_id]):
+            raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
+        interaction = await Interaction.create(customer_id=customer_id, using_db=connection, **values)
     return {column: getattr(interaction, column) for column in COLUMNS}
 
 
-def _source(scope: Scope, q: Query, customer_ids: list[int], kinds: tuple[InteractionKind, ...]) -> str:
-    kind_filter = f" AND i.kind IN {q.in_list(k.value for k in kinds)}" if kinds else ""
+def _source(scope: Scope, q: Query, customer_ids: list[int], kinds: frozenset[InteractionKind]) -> str:
+    kind_filter = f" AND i.kind IN {q.in_list(sorted({k.value for k in kinds}))}" if kinds else ""
     # The customer's own visibility was checked when the customer was loaded.
     return f"interaction i WHERE i.customer_id IN {q.in_list(customer_ids)}{kind_filter}"
 
 
 async def interactions_pages(
-    scope: Scope, customer_ids: list[int], args: PageArgs, kinds: tuple[InteractionKind, ...] = ()
+    scope: Scope, customer_ids: list[int], args: PageArgs, kinds: frozenset[InteractionKind] = frozenset()
 ) -> dict[int, Page]:
     """Each customer's interactions, newest first."""
     q = Query()
@@ -105,7 +113,7 @@ async def interactions_pages(
 
 
 async def interaction_counts(
-    scope: Scope, customer_ids: list[int], kinds: tuple[InteractionKind, ...] = ()
+    scope: Scope, customer_ids: list[int], kinds: frozenset[InteractionKind] = frozenset()
 ) -> dict[int, int]:
     q = Query()
     sql = f"SELECT i.customer_id AS parent, COUNT(*) AS n FROM {_source(scope, q, customer_ids, kinds)} GROUP BY i.customer_id"

@@ -10,13 +10,21 @@ from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
 
 from models.customers import customers_by_ids
 from models.errors import DomainError, ErrorCode, FieldError
 from models.pagination import Page, PageArgs, SortKey, fetch_pages
 from models.scope import Scope
 from models.sql import Query, fetch, money, money_sum
-from models.validation import clean_choice, clean_currency, clean_positive_amount, clean_text, clean_utc
+from models.validation import (
+    clean_all,
+    clean_choice,
+    clean_currency,
+    clean_positive_amount,
+    clean_text,
+    clean_utc,
+)
 
 __all__ = [
     "Order",
@@ -72,6 +80,8 @@ def _clean_times(data: dict[str, Any], status: OrderStatus) -> dict[str, datetim
         errors.append(FieldError("placedAt", "an order cannot be placed in the future.", ErrorCode.INVALID))
     if due is not None and due < placed_at:
         errors.append(FieldError("paymentDueAt", "payment cannot fall due before the order.", ErrorCode.INVALID))
+    if paid_at is not None and paid_at > now + timedelta(minutes=5):
+        errors.append(FieldError("paidAt", "an order cannot be paid in the future.", ErrorCode.INVALID))
     if paid_at is not None and paid_at < placed_at:
         errors.append(FieldError("paidAt", "an order cannot be paid before it is placed.", ErrorCode.INVALID))
     if paid_at is not None and status in (OrderStatus.PENDING, OrderStatus.CANCELLED):
@@ -84,18 +94,26 @@ def _clean_times(data: dict[str, Any], status: OrderStatus) -> dict[str, datetim
 
 
 async def record_order(scope: Scope, customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    if customer_id not in await customers_by_ids(scope, [customer_id]):
-        raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
-    currency = clean_currency(data.get("currency") or "")
-    status = clean_choice(data.get("status"), OrderStatus, "status") or OrderStatus.PENDING
-    order = await Order.create(
-        customer_id=customer_id,
-        amount=clean_positive_amount(data.get("amount"), currency),
-        currency=currency,
-        status=status,
-        channel=clean_text(data.get("channel"), "channel", max_length=64),
-        **_clean_times(data, status),
+    first = clean_all(
+        {
+            "currency": lambda: clean_currency(data.get("currency") or ""),
+            "status": lambda: clean_choice(data.get("status"), OrderStatus, "status") or OrderStatus.PENDING,
+            "channel": lambda: clean_text(data.get("channel"), "channel", max_length=64),
+        }
     )
+    values = {
+        **first,
+        **clean_all(
+            {
+                "amount": lambda: clean_positive_amount(data.get("amount"), first["currency"]),
+                "times": lambda: _clean_times(data, first["status"]),
+            }
+        ),
+    }
+    async with in_transaction() as connection:
+        if customer_id not in await customers_by_ids(scope, [customer_id]):
+            raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
+        order = await Order.create(customer_id=customer_id, using_db=connection, **values.pop("times"), **values)
     return {column: getattr(order, column) for column in COLUMNS}
 
 

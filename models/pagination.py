@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,8 @@ __all__ = [
     "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "Page", "PageArgs", "SortKey", "fetch_pages",
 ]
 
+# A cursor's text never reaches the database with a NUL or a lone surrogate in it.
+_UNSAFE_TEXT = re.compile(r"[\x00\ud800-\udfff]")
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
@@ -57,12 +60,14 @@ class SortKey:
                 if value.tzinfo is None:
                     raise ValueError
                 value = value.astimezone(UTC)
+                if not 1900 <= value.year <= 2999:
+                    raise ValueError
             elif self.kind == "int":
                 if not isinstance(value, int) or isinstance(value, bool) or abs(value) > MAX_ID:
                     raise ValueError
-            elif not isinstance(value, str):
+            elif not isinstance(value, str) or len(value) > 500 or _UNSAFE_TEXT.search(value):
                 raise ValueError
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise bad from None
         return value, row_id
 
@@ -87,6 +92,8 @@ class PageArgs:
     def checked(self) -> PageArgs:
         if self.first is not None and (self.last is not None or self.before is not None):
             raise DomainError.single("first", "use first/after or last/before, not both.", ErrorCode.INVALID)
+        if self.after is not None and self.before is not None:
+            raise DomainError.single("before", "use after or before, not both.", ErrorCode.INVALID)
         if self.last is not None and self.after is not None:
             raise DomainError.single("last", "use first/after or last/before, not both.", ErrorCode.INVALID)
         for name in ("first", "last"):

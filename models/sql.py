@@ -86,7 +86,7 @@ async def fetch(sql: str, query: Query, model: type[Model] | None = None) -> lis
     return rows
 
 
-_CONVERTED = {"DatetimeField", "DateField", "DecimalField", "JSONField", "BooleanField"}
+_CONVERTED = {"DatetimeField", "DateField", "DecimalField", "JSONField"}
 
 
 def _decode_json(rows: list[dict[str, Any]], model: type[Model]) -> None:

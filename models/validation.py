@@ -11,6 +11,7 @@ import math
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from models.errors import DomainError, ErrorCode
 
 __all__ = [
     "MAX_ID",
+    "clean_all",
     "clean_choice",
     "clean_currency",
     "clean_custom_fields",
@@ -40,8 +42,10 @@ _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
-_CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_CN_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+# A Chinese landline without its leading 0: area code and number, 9 to 11 digits.
+_CN_LANDLINE = re.compile(r"^[2-9][0-9]{8,10}$")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _TAG = re.compile(r"^[^\s,][^,]{0,49}$")
 
 # ISO 4217 codes in use, with their minor units; amounts may not be finer than these.
@@ -61,6 +65,20 @@ _CURRENCIES = {
 }
 # Below 10^11, so that SQLite can sum amounts exactly as integers of 1/10000 (see models/sql.py).
 _MAX_AMOUNT = Decimal("99999999999.9999")
+
+
+def clean_all(cleaners: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run every cleaner and report every error at once, not only the first."""
+    cleaned: dict[str, Any] = {}
+    errors = []
+    for key, clean in cleaners.items():
+        try:
+            cleaned[key] = clean()
+        except DomainError as error:
+            errors.extend(error.errors)
+    if errors:
+        raise DomainError(errors)
+    return cleaned
 
 
 def clean_text(
@@ -96,10 +114,15 @@ def clean_phone(value: str | None, field: str = "phone") -> str | None:
     compact = re.sub(r"[\s\-().]", "", text)
     if compact.startswith("00"):
         compact = "+" + compact[2:]
+    if not compact.lstrip("+").isascii():
+        raise DomainError.single(field, "phone must be written with the digits 0-9.", ErrorCode.INVALID)
     if _CN_MOBILE.match(compact):
         return "+86" + compact
-    if compact.startswith("+86") and not _CN_MOBILE.match(compact[3:]) and len(compact) == 14:
-        raise DomainError.single(field, "phone is not a valid Chinese mobile number.", ErrorCode.INVALID)
+    if compact.startswith("+86"):
+        national = compact[3:]
+        if _CN_MOBILE.match(national) or _CN_LANDLINE.match(national):
+            return compact
+        raise DomainError.single(field, "phone is not a valid Chinese mobile or landline number.", ErrorCode.INVALID)
     if _E164.match(compact):
         return compact
     raise DomainError.single(
@@ -160,7 +183,7 @@ def currency_places(currency: str) -> int:
 def clean_currency(value: str, field: str = "currency") -> str:
     code = (value or "").strip().upper()
     if code not in _CURRENCIES:
-        raise DomainError.single(field, f"{value!r} is not an ISO 4217 currency code.", ErrorCode.INVALID)
+        raise DomainError.single(field, f"{(value or '')[:10]!r} is not an ISO 4217 currency code.", ErrorCode.INVALID)
     return code
 
 

@@ -12,9 +12,9 @@ from strawberry.scalars import JSON
 from models import customers
 from models.customers import CustomerFilter, CustomerOrder, Gender, Source
 from models.errors import DomainError, ErrorCode
-from models.graph import MAX_TREE_DEPTH, LinkKind
+from models.graph import MAX_TREE_DEPTH, LinkKind, tree_args
 from models.interactions import InteractionKind
-from models.pagination import MAX_PAGE_SIZE
+from models.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from schema import graph, interactions, orders
 from schema.context import Info
 from schema.errors import UserError, bad_input
@@ -32,7 +32,7 @@ def _arg(name: str) -> Any:
     return strawberry.argument(description=PAGE_ARGS_DOC[name])
 
 
-@strawberry.type(description="A person or company the business sells to. Requires: customer.read.")
+@strawberry.type(description="A person or company the business sells to.")
 class Customer(Node):
     pk: strawberry.Private[int]
     referrer_pk: strawberry.Private[int | None]
@@ -100,13 +100,13 @@ class Customer(Node):
         self,
         info: Info,
         depth: Annotated[int, strawberry.argument(description=f"How many levels down to go, 1 to {MAX_TREE_DEPTH}.")] = 3,
-        first: Annotated[int, strawberry.argument(description=f"At most this many entries, 0 to {MAX_PAGE_SIZE}.")] = MAX_PAGE_SIZE,
+        first: Annotated[int, strawberry.argument(description=f"At most this many entries, 0 to {MAX_PAGE_SIZE}.")] = DEFAULT_PAGE_SIZE,
     ) -> list[graph.ReferralTreeEntry]:
-        if not 1 <= depth <= MAX_TREE_DEPTH:
-            raise bad_input(DomainError.single("depth", f"depth must be between 1 and {MAX_TREE_DEPTH}.", ErrorCode.INVALID))
-        if not 0 <= first <= MAX_PAGE_SIZE:
-            raise bad_input(DomainError.single("first", f"first must be between 0 and {MAX_PAGE_SIZE}.", ErrorCode.INVALID))
-        entries = await info.context.loaders.referral_tree.load((self.pk, depth, first))
+        try:
+            key = (self.pk, *tree_args(depth, first))
+        except DomainError as error:
+            raise bad_input(error) from None
+        entries = await info.context.loaders.referral_tree.load(key)
         return [graph.ReferralTreeEntry(level=level, customer=Customer.from_row(row)) for level, row in entries]
 
     @strawberry.field(description="Counts and revenue of everyone downstream, computed in one SQL statement.")
@@ -124,7 +124,7 @@ class Customer(Node):
         kinds: Annotated[list[LinkKind] | None, strawberry.argument(description="Only links of these kinds.")] = None,
     ) -> Connection[graph.CustomerLink]:
         loaders = info.context.loaders
-        kind_key = tuple(kinds or ())
+        kind_key = frozenset(kinds or ())
         page = await loaders.links.load((self.pk, page_args(first, after, last, before), kind_key))
         return connection(
             page,
@@ -143,7 +143,7 @@ class Customer(Node):
         kinds: Annotated[list[InteractionKind] | None, strawberry.argument(description="Only interactions of these kinds.")] = None,
     ) -> Connection[interactions.Interaction]:
         loaders = info.context.loaders
-        kind_key = tuple(kinds or ())
+        kind_key = frozenset(kinds or ())
         page = await loaders.interactions.load((self.pk, page_args(first, after, last, before), kind_key))
         return connection(
             page,
@@ -337,7 +337,7 @@ class CustomerMutations:
     ) -> CreateCustomerPayload:
         async def run() -> dict[str, Any]:
             data = input_dict(input, exclude={"referrer_id"})
-            referrer = customer_id(input.referrer_id, "referrerId") if input.referrer_id else None
+            referrer = customer_id(input.referrer_id, "referrerId") if input.referrer_id is not None else None
             row = await customers.create_customer(info.context.scope, data, referrer)
             return {"customer": Customer.from_row(row)}
 

@@ -13,7 +13,7 @@ from models.graph import LinkKind
 from schema import customers as customer_types
 from schema.context import Info
 from schema.errors import UserError
-from schema.ids import from_global_id, to_global_id
+from schema.ids import to_global_id
 from schema.mutations import payload
 from schema.orders import Money
 from schema.relay import Node
@@ -128,7 +128,7 @@ class LinkCustomersPayload:
     errors: list[UserError] = strawberry.field(description="Why the input was refused; empty on success.")
 
 
-@strawberry.input(description="Remove a tie; it matches whichever way round it was recorded.")
+@strawberry.input(description="Remove a tie. It matches whichever way round it was recorded, except SUBSIDIARY, which points from parent to subsidiary.")
 class UnlinkCustomersInput:
     from_id: strawberry.ID = strawberry.field(description="One customer.")
     to_id: strawberry.ID = strawberry.field(description="The other customer.")
@@ -148,8 +148,8 @@ class GraphMutations:
         self, info: Info, input: Annotated[SetReferrerInput, strawberry.argument(description="Who referred whom.")]
     ) -> SetReferrerPayload:
         async def run() -> dict[str, Any]:
-            pk = from_global_id(input.customer_id, "customerId", "Customer")[1]
-            referrer = from_global_id(input.referrer_id, "referrerId", "Customer")[1] if input.referrer_id else None
+            pk = customer_types.customer_id(input.customer_id, "customerId")
+            referrer = customer_types.customer_id(input.referrer_id, "referrerId") if input.referrer_id is not None else None
             row = await graph.set_referrer(info.context.scope, pk, referrer)
             return {"customer": customer_types.Customer.from_row(row)}
 
@@ -160,8 +160,8 @@ class GraphMutations:
         self, info: Info, input: Annotated[LinkCustomersInput, strawberry.argument(description="The tie.")]
     ) -> LinkCustomersPayload:
         async def run() -> dict[str, Any]:
-            from_pk = from_global_id(input.from_id, "fromId", "Customer")[1]
-            to_pk = from_global_id(input.to_id, "toId", "Customer")[1]
+            from_pk = customer_types.customer_id(input.from_id, "fromId")
+            to_pk = customer_types.customer_id(input.to_id, "toId")
             row = await graph.link_customers(info.context.scope, from_pk, to_pk, input.kind, input.note)
             return {"link": CustomerLink.from_row(row)}
 
@@ -172,8 +172,8 @@ class GraphMutations:
         self, info: Info, input: Annotated[UnlinkCustomersInput, strawberry.argument(description="The tie to remove.")]
     ) -> UnlinkCustomersPayload:
         async def run() -> dict[str, Any]:
-            from_pk = from_global_id(input.from_id, "fromId", "Customer")[1]
-            to_pk = from_global_id(input.to_id, "toId", "Customer")[1]
+            from_pk = customer_types.customer_id(input.from_id, "fromId")
+            to_pk = customer_types.customer_id(input.to_id, "toId")
             row = await graph.unlink_customers(info.context.scope, from_pk, to_pk, input.kind)
             return {"unlinked_id": to_global_id("CustomerLink", row["id"])}
 

@@ -24,7 +24,7 @@ def from_global_id(value: str, field: str, expected: str | None = None) -> tuple
     match = None
     if isinstance(value, str) and len(value) <= 64:
         try:
-            match = _DECODED.match(base64.b64decode(value, validate=True).decode("ascii"))
+            match = _DECODED.fullmatch(base64.b64decode(value, validate=True).decode("ascii"))
         except (binascii.Error, UnicodeDecodeError, ValueError):
             match = None
     if match is None or match.group(1) not in NODE_TYPES or int(match.group(2)) > MAX_ID:

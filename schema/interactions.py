@@ -12,7 +12,7 @@ from models.interactions import Direction, InteractionKind
 from schema import customers as customer_types
 from schema.context import Info
 from schema.errors import UserError
-from schema.ids import from_global_id, to_global_id
+from schema.ids import to_global_id
 from schema.mutations import input_dict, payload
 from schema.relay import Node
 
@@ -83,7 +83,7 @@ class InteractionMutations:
         self, info: Info, input: Annotated[LogInteractionInput, strawberry.argument(description="The interaction.")]
     ) -> LogInteractionPayload:
         async def run() -> dict[str, Any]:
-            pk = from_global_id(input.customer_id, "customerId", "Customer")[1]
+            pk = customer_types.customer_id(input.customer_id, "customerId")
             data = input_dict(input, exclude={"customer_id"})
             row = await interactions.log_interaction(info.context.scope, pk, data)
             return {"interaction": Interaction.from_row(row)}

@@ -41,7 +41,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.schema.schema import validate_document
 
-from models.pagination import DEFAULT_PAGE_SIZE
+from models.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 __all__ = ["QueryLimits"]
 
@@ -93,7 +93,7 @@ class _Walker:
         sized = [args.get(name) for name in ("first", "last") if name in definition.args]
         if not sized:
             return 1
-        given = [value for value in sized if isinstance(value, int) and not isinstance(value, bool)]
+        given = [_size(value) for value in sized if value is not None]
         if given:
             return max(max(given), 1)
         default = definition.args.get("first")
@@ -240,6 +240,17 @@ class QueryLimits(SchemaExtension):
         if self.cost is None:
             return {}
         return {"cost": {"requested": self.cost, "limit": self.max_cost}}
+
+
+def _size(value: Any) -> int:
+    """A page size as graphql-core will coerce it (100.0 is 100); anything odd counts as the most."""
+    if isinstance(value, bool):
+        return MAX_PAGE_SIZE
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**31:
+        return int(value)
+    return MAX_PAGE_SIZE
 
 
 def _literal(node: Any) -> Any:

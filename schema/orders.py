@@ -14,7 +14,7 @@ from models.validation import currency_places
 from schema import customers as customer_types
 from schema.context import Info
 from schema.errors import UserError
-from schema.ids import from_global_id, to_global_id
+from schema.ids import to_global_id
 from schema.mutations import input_dict, payload
 from schema.relay import Node
 
@@ -104,7 +104,7 @@ class OrderMutations:
         self, info: Info, input: Annotated[RecordOrderInput, strawberry.argument(description="The order.")]
     ) -> RecordOrderPayload:
         async def run() -> dict[str, Any]:
-            pk = from_global_id(input.customer_id, "customerId", "Customer")[1]
+            pk = customer_types.customer_id(input.customer_id, "customerId")
             row = await orders.record_order(info.context.scope, pk, input_dict(input, exclude={"customer_id"}))
             return {"order": Order.from_row(row)}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -76,6 +76,3 @@ def connection(
         count=count,
     )
 
-
-def ids_of(rows: Iterable[dict[str, Any]]) -> list[int]:
-    return [row["id"] for row in rows]

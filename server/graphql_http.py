@@ -156,10 +156,10 @@ class GraphQLEndpoint:
         results = [await self._execute(op, allowed, request_id, media) for op in operations]
         if batch:
             return Response(
-                json.dumps([body for _, body in results], ensure_ascii=False), media_type=media
+                json.dumps([body for _, body in results], ensure_ascii=True), media_type=media
             )
         status, body = results[0]
-        return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type=media)
+        return Response(json.dumps(body, ensure_ascii=True), status_code=status, media_type=media)
 
     def _from_query_string(self, request: Request) -> Operation:
         params: dict[str, Any] = dict(request.query_params)

@@ -52,7 +52,6 @@ class Settings:
     db_pool_size: int
     graphiql: bool
     introspection: bool
-    debug: bool
     max_body_bytes: int
     max_batch: int
     max_query_cost: int
@@ -84,7 +83,6 @@ class Settings:
             db_pool_size=_int(env, "KEHU_DB_POOL_SIZE", 20, 1, 1000),
             graphiql=_bool(env, "KEHU_GRAPHIQL", True),
             introspection=_bool(env, "KEHU_INTROSPECTION", True),
-            debug=_bool(env, "KEHU_DEBUG", False),
             max_body_bytes=_int(env, "KEHU_MAX_BODY_BYTES", 1_048_576, 1024, 1_073_741_824),
             max_batch=_int(env, "KEHU_MAX_BATCH", 10, 1, 100),
             max_query_cost=_int(env, "KEHU_MAX_QUERY_COST", 50_000, 1, 10_000_000),
