@@ -8,8 +8,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tortoise import Tortoise, connections
 
-__all__ = ["MODEL_MODULES", "close", "connection", "dialect", "init", "tortoise_config"]
+__all__ = ["MODEL_MODULES", "SSL_MODES", "close", "connection", "dialect", "init", "tortoise_config"]
 
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 MODEL_MODULES = [
     "models.customers",
     "models.graph",
@@ -33,6 +34,13 @@ def _credentials(url: str, pool_size: int) -> tuple[str, dict[str, Any]]:
             "busy_timeout": 5000,
         }
     options = dict(parse_qsl(parts.query))
+    unknown = set(options) - {"sslmode"}
+    if unknown:
+        raise ValueError(f"unsupported database URL option(s): {', '.join(sorted(unknown))} (kehu takes sslmode)")
+    if "sslmode" in options:
+        if options["sslmode"] not in SSL_MODES:
+            raise ValueError(f"sslmode must be one of {', '.join(SSL_MODES)}")
+        options = {"ssl": options["sslmode"]}
     return "tortoise.backends.asyncpg", {
         "host": parts.hostname or "127.0.0.1",
         "port": parts.port or 5432,

@@ -208,7 +208,7 @@ async def referral_stats(scope: Scope, root_ids: list[int]) -> dict[int, Referra
         f" FROM down JOIN orders o ON o.customer_id = down.id WHERE o.status = {paid}"
         " GROUP BY down.root, o.currency)"
         " SELECT counts.root, counts.downstream, counts.direct, counts.depth, revenue.currency, revenue.amount"
-        " FROM counts LEFT JOIN revenue ON revenue.root = counts.root ORDER BY counts.root, revenue.amount DESC"
+        " FROM counts LEFT JOIN revenue ON revenue.root = counts.root"
     )
     stats = {root: ReferralStats() for root in root_ids}
     for row in await fetch(sql, q):
@@ -218,6 +218,8 @@ async def referral_stats(scope: Scope, root_ids: list[int]) -> dict[int, Referra
         entry.max_depth = int(row["depth"])
         if row["currency"] is not None:
             entry.downstream_revenue.append((money(row["amount"]), row["currency"]))
+    for entry in stats.values():
+        entry.downstream_revenue.sort(reverse=True)
     return stats
 
 

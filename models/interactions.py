@@ -74,12 +74,12 @@ def _occurred_at(value: datetime | None) -> datetime:
 async def log_interaction(scope: Scope, customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
     values = clean_all(
         {
-            "kind": lambda: clean_choice(data.get("kind"), InteractionKind, "kind", required=True),
-            "direction": lambda: clean_choice(data.get("direction"), Direction, "direction", required=True),
-            "channel": lambda: clean_text(data.get("channel"), "channel", max_length=64),
-            "occurred_at": lambda: _occurred_at(data.get("occurred_at")),
-            "summary": lambda: clean_text(data.get("summary"), "summary", max_length=5000, required=True, multiline=True),
-            "outcome": lambda: clean_text(data.get("outcome"), "outcome", max_length=500, multiline=True),
+            "kind": lambda _: clean_choice(data.get("kind"), InteractionKind, "kind", required=True),
+            "direction": lambda _: clean_choice(data.get("direction"), Direction, "direction", required=True),
+            "channel": lambda _: clean_text(data.get("channel"), "channel", max_length=64),
+            "occurred_at": lambda _: _occurred_at(data.get("occurred_at")),
+            "summary": lambda _: clean_text(data.get("summary"), "summary", max_length=5000, required=True, multiline=True),
+            "outcome": lambda _: clean_text(data.get("outcome"), "outcome", max_length=500, multiline=True),
         }
     )
     async with in_transaction() as connection:

@@ -94,22 +94,15 @@ def _clean_times(data: dict[str, Any], status: OrderStatus) -> dict[str, datetim
 
 
 async def record_order(scope: Scope, customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    first = clean_all(
+    values = clean_all(
         {
-            "currency": lambda: clean_currency(data.get("currency") or ""),
-            "status": lambda: clean_choice(data.get("status"), OrderStatus, "status") or OrderStatus.PENDING,
-            "channel": lambda: clean_text(data.get("channel"), "channel", max_length=64),
+            "currency": lambda _: clean_currency(data.get("currency") or ""),
+            "status": lambda _: clean_choice(data.get("status"), OrderStatus, "status") or OrderStatus.PENDING,
+            "channel": lambda _: clean_text(data.get("channel"), "channel", max_length=64),
+            "amount": lambda done: clean_positive_amount(data.get("amount"), done["currency"]),
+            "times": lambda done: _clean_times(data, done["status"]),
         }
     )
-    values = {
-        **first,
-        **clean_all(
-            {
-                "amount": lambda: clean_positive_amount(data.get("amount"), first["currency"]),
-                "times": lambda: _clean_times(data, first["status"]),
-            }
-        ),
-    }
     async with in_transaction() as connection:
         if customer_id not in await customers_by_ids(scope, [customer_id]):
             raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
@@ -152,7 +145,7 @@ async def order_summaries(scope: Scope, customer_ids: list[int]) -> dict[int, Or
     sql = (
         f"SELECT customer_id, currency, COUNT(*) AS n, {money_sum('amount')} AS total, MAX(placed_at) AS last_at"
         f" FROM orders WHERE customer_id IN {q.in_list(customer_ids)} AND status = {q.param(OrderStatus.PAID.value)}"
-        " GROUP BY customer_id, currency ORDER BY customer_id, total DESC"
+        " GROUP BY customer_id, currency"
     )
     summaries = {customer_id: OrderSummary() for customer_id in customer_ids}
     last_at = Order._meta.fields_map["placed_at"]
@@ -163,6 +156,8 @@ async def order_summaries(scope: Scope, customer_ids: list[int]) -> dict[int, Or
         at = last_at.to_python_value(row["last_at"])
         if summary.last_order_at is None or at > summary.last_order_at:
             summary.last_order_at = at
+    for summary in summaries.values():
+        summary.lifetime_value.sort(reverse=True)
     return summaries
 
 

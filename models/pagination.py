@@ -90,10 +90,10 @@ class PageArgs:
         return self.first if self.forward else self.last  # type: ignore[return-value]
 
     def checked(self) -> PageArgs:
-        if self.first is not None and (self.last is not None or self.before is not None):
-            raise DomainError.single("first", "use first/after or last/before, not both.", ErrorCode.INVALID)
         if self.after is not None and self.before is not None:
             raise DomainError.single("before", "use after or before, not both.", ErrorCode.INVALID)
+        if self.first is not None and (self.last is not None or self.before is not None):
+            raise DomainError.single("first", "use first/after or last/before, not both.", ErrorCode.INVALID)
         if self.last is not None and self.after is not None:
             raise DomainError.single("last", "use first/after or last/before, not both.", ErrorCode.INVALID)
         for name in ("first", "last"):

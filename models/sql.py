@@ -49,10 +49,16 @@ class Query:
 
 
 def money_sum(column: str) -> str:
-    """SUM of a decimal column, exact on both databases (see ``money``)."""
+    """SUM of a decimal column, exact on both databases (see ``money``).
+
+    SQLite keeps decimals as text and would sum them as floats. kehu sums the whole units
+    and the 1/10000s separately, as integers: neither sum can overflow (amounts are below
+    10^11), and ``money`` joins the two. The result is text there: sort it in Python.
+    """
     if dialect() == "sqlite":
-        # SQLite keeps decimals as text and sums them as floats; sum whole 1/10000s instead.
-        return f"SUM(CAST(ROUND({column} * 10000) AS INTEGER))"
+        whole = f"CAST({column} AS INTEGER)"
+        fraction = f"CAST(ROUND(({column} - {whole}) * 10000) AS INTEGER)"
+        return f"(SUM({whole}) || ' ' || SUM({fraction}))"
     return f"SUM({column})"
 
 
@@ -61,7 +67,8 @@ def money(value: Any) -> Decimal | None:
     if value is None:
         return None
     if dialect() == "sqlite":
-        return Decimal(int(value)) / _MONEY_SCALE
+        whole, fraction = str(value).split()
+        return Decimal(whole) + Decimal(fraction) / _MONEY_SCALE
     return Decimal(value)
 
 

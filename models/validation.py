@@ -43,8 +43,8 @@ _EMAIL = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
 _CN_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
-# A Chinese landline without its leading 0: area code and number, 9 to 11 digits.
-_CN_LANDLINE = re.compile(r"^[2-9][0-9]{8,10}$")
+# A Chinese landline without its leading 0: area code (10, 2x or a 3-digit one) and number.
+_CN_LANDLINE = re.compile(r"^(?:(?:10|2[0-9])[0-9]{8}|[3-9][0-9]{2}[0-9]{7,8})$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _TAG = re.compile(r"^[^\s,][^,]{0,49}$")
 
@@ -63,19 +63,25 @@ _CURRENCIES = {
     **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(), 0),
     **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
 }
-# Below 10^11, so that SQLite can sum amounts exactly as integers of 1/10000 (see models/sql.py).
+# Below 10^11: NUMERIC(18, 4) holds it, and SQLite sums stay exact integers (models/sql.py).
 _MAX_AMOUNT = Decimal("99999999999.9999")
 
 
-def clean_all(cleaners: dict[str, Callable[[], Any]]) -> dict[str, Any]:
-    """Run every cleaner and report every error at once, not only the first."""
+def clean_all(cleaners: dict[str, Callable[[dict[str, Any]], Any]]) -> dict[str, Any]:
+    """Run every cleaner and report every error at once, not only the first.
+
+    A cleaner gets the values cleaned before it (the amount needs the currency); one whose
+    input already failed is skipped, that failure being reported already.
+    """
     cleaned: dict[str, Any] = {}
     errors = []
     for key, clean in cleaners.items():
         try:
-            cleaned[key] = clean()
+            cleaned[key] = clean(cleaned)
         except DomainError as error:
             errors.extend(error.errors)
+        except KeyError:
+            continue
     if errors:
         raise DomainError(errors)
     return cleaned

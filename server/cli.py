@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from tortoise.exceptions import DBConnectionError, OperationalError
+
 from server.settings import Settings, SettingsError
 
 __all__ = ["main"]
@@ -123,13 +125,19 @@ def _makemigrations(args: argparse.Namespace) -> int:
         return asyncio.run(tortoise_cli.run_cli_async(argv))
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kehu", description="kehu, the graph-native CRM server.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve the API (settings from KEHU_* variables)")
     serve.add_argument("--host", help="address to listen on (KEHU_HOST, default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (KEHU_PORT, default 8000)")
+    serve.add_argument("--port", type=_port, help="port to listen on (KEHU_PORT, default 8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (PostgreSQL only above 1)")
     serve.set_defaults(run=_serve)
 
@@ -156,5 +164,10 @@ def main(argv: list[str] | None = None) -> None:
     # Tortoise logs every statement with its values (personal data) at DEBUG: never let it.
     logging.getLogger("tortoise").setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
-    sys.exit(args.run(args))
+    try:
+        code = args.run(args)
+    except (OSError, DBConnectionError, OperationalError) as error:
+        # The database is down or refuses us: say so plainly, without a traceback.
+        sys.exit(f"kehu: cannot use the database at KEHU_DATABASE_URL ({error.__class__.__name__}: {error})")
+    sys.exit(code)
 

@@ -207,9 +207,13 @@ class GraphQLEndpoint:
                 operation_name=operation.operation_name,
                 allowed_operation_types=allowed,
             )
-        except InvalidOperationTypeError:
+        except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.SUBSCRIPTION:
+                raise RequestError(400, "kehu has no subscriptions over HTTP.") from None
             raise RequestError(405, "Mutations must be sent with POST.", {"allow": "POST"}) from None
-        except CannotGetOperationTypeError:
+        except CannotGetOperationTypeError as error:
+            if error.operation_name:
+                raise RequestError(400, f"The document has no operation named {error.operation_name[:100]!r}.") from None
             raise RequestError(400, "Name the operation to run with `operationName`.") from None
         except MissingQueryError:
             raise RequestError(400, "The request has no `query` string.") from None

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.db import tortoise_config
+
 __all__ = ["ROOT", "Settings", "SettingsError"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +75,11 @@ class Settings:
                 "KEHU_DATABASE_URL must start with sqlite:// or postgres://, "
                 f"not {database_url.split('://')[0]!r}"
             )
+        try:
+            if not database_url.startswith("sqlite://"):
+                tortoise_config(database_url)  # checks the URL's options
+        except ValueError as error:
+            raise SettingsError(f"KEHU_DATABASE_URL: {error}") from None
         log_level = env.get("KEHU_LOG_LEVEL", "info").lower()
         if log_level not in {"debug", "info", "warning", "error"}:
             raise SettingsError(f"KEHU_LOG_LEVEL must be debug, info, warning or error, not {log_level!r}")

@@ -88,3 +88,16 @@ def test_serve_answers_health_and_graphql_and_prints_its_urls(tmp_path):
         output, _ = server.communicate(timeout=30)
     assert f"GraphiQL: {base}/graphql" in output
     assert f"health:   {base}/healthz" in output
+
+
+def test_an_unreachable_database_is_a_plain_message(tmp_path):
+    result = run("migrate", env={"KEHU_DATABASE_URL": f"postgres://postgres@127.0.0.1:{_free_port()}/nothing"})
+    assert result.returncode != 0
+    assert "cannot use the database" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_database_url_options_are_refused(tmp_path):
+    result = run("migrate", env={"KEHU_DATABASE_URL": "postgres://postgres@127.0.0.1/x?minsize=5"})
+    assert result.returncode != 0
+    assert "unsupported database URL option(s): minsize" in result.stderr

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from models.orders import Order
+from schema.ids import from_global_id
 
 CREATE = 'mutation { createCustomer(input: {name: "A"}) { customer { id } } }'
 RECORD = """
@@ -124,3 +126,17 @@ async def test_a_customer_without_orders_has_zero_value(gql):
         "lifetimeValue": [],
         "orders": {"totalCount": 0, "edges": []},
     }
+
+
+async def test_lifetime_value_of_many_large_orders_stays_exact(gql):
+    customer = await new_customer(gql)
+    pk = from_global_id(customer, "id")[1]
+    await Order.bulk_create(
+        [
+            Order(customer_id=pk, amount=Decimal("99999999999.9999"), currency="CNY", status="paid", placed_at=datetime(2026, 1, 1, tzinfo=UTC))
+            for _ in range(1000)
+        ]
+    )
+    data = (await gql.data(SUMMARY, {"id": customer}))["customer"]
+    assert data["lifetimeValue"] == [{"amount": "99999999999999.90", "currency": "CNY"}]
+    assert data["orderCount"] == 1000
