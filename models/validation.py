@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
 

@@ -80,7 +80,7 @@ def graphiql_response(request: Request, *, endpoint: str = "/graphql") -> Respon
     root_path = request.scope.get("root_path", "")
     styles = [_tag(name, root_path) for name in _STYLES]
     scripts = [_tag(name, root_path) for name in _SCRIPTS]
-    missing = [name for name, tag in zip(_STYLES + _SCRIPTS, styles + scripts) if tag.cdn]
+    missing = [name for name, tag in zip(_STYLES + _SCRIPTS, styles + scripts, strict=True) if tag.cdn]
     if missing:
         _warn_once(missing)
     style_nonce = secrets.token_urlsafe(16)

@@ -61,7 +61,7 @@ async def migrate(url: str) -> None:
 def _postgres_or_skip() -> str:
     try:
         return asyncio.run(_postgres_database())
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as error:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as error:
         message = f"PostgreSQL at {POSTGRES_URL} is not reachable ({error.__class__.__name__}: {error})"
         if os.environ.get("CI"):
             pytest.fail(message + "; under CI the PostgreSQL tests are required.")

@@ -46,7 +46,7 @@ async def build_graph(count: int) -> None:
             await log_interaction(
                 scope, customer_id, {"kind": "call", "direction": "outbound", "summary": f"call {n}", "occurred_at": at + timedelta(days=n)}
             )
-        for n in range(2):
+        for _ in range(2):
             await record_order(scope, customer_id, {"amount": Decimal("10.00"), "currency": "CNY", "status": "paid"})
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 
 import httpx
-from gql import Client, gql as document
+from gql import Client
+from gql import gql as document
 from gql.transport.httpx import HTTPXAsyncTransport
 
 from server.app import create_app
