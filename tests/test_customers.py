@@ -260,3 +260,24 @@ async def test_first_over_100_is_refused(gql):
     body = await gql(LIST, {"first": 101})
     assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "first"}
     assert "100" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(("field", "expected"), [("ID", ["c", "b", "a"]), ("UPDATED_AT", ["a", "c", "b"])])
+async def test_order_by_id_and_updated_at(gql, field, expected):
+    ids = {}
+    for name in ("a", "b", "c"):
+        ids[name] = (await create(gql, name=name))["customer"]["id"]
+    await gql(UPDATE, {"input": {"id": ids["a"], "notes": "touched"}})
+    first = (await gql.data(LIST, {"first": 2, "orderBy": {"field": field}}))["customers"]
+    rest = await gql.data(LIST, {"first": 2, "after": first["pageInfo"]["endCursor"], "orderBy": {"field": field}})
+    names = [e["node"]["name"] for e in first["edges"] + rest["customers"]["edges"]]
+    assert names == expected
+
+
+def test_the_pool_size_setting_reaches_the_driver():
+    from models.db import tortoise_config
+    from server.settings import Settings
+
+    settings = Settings.from_env({"KEHU_DATABASE_URL": "postgres://u@h/db", "KEHU_DB_POOL_SIZE": "37"})
+    credentials = tortoise_config(settings.database_url, settings.db_pool_size)["connections"]["default"]["credentials"]
+    assert credentials["maxsize"] == 37

@@ -210,3 +210,61 @@ async def test_a_link_to_a_deleted_customer_is_hidden(gql):
     assert links == {"totalCount": 0, "edges": []}
     node = await gql.data("query($id: ID!) { node(id: $id) { id } }", {"id": link["id"]})
     assert node["node"] is None
+
+
+async def test_node_and_nodes_fetch_every_kind_of_object(gql):
+    a, b = await customer(gql, "A"), await customer(gql, "B")
+    link = (await gql(LINK, {"from": a, "to": b, "kind": "FRIEND"}))["data"]["linkCustomers"]["link"]["id"]
+    interaction = (
+        await gql.data(
+            'mutation($c: ID!) { logInteraction(input: {customerId: $c, kind: NOTE, direction: OUTBOUND, summary: "n"}) { interaction { id } } }',
+            {"c": a},
+        )
+    )["logInteraction"]["interaction"]["id"]
+    order = (
+        await gql.data(
+            'mutation($c: ID!) { recordOrder(input: {customerId: $c, amount: "5", currency: "CNY"}) { order { id } } }',
+            {"c": a},
+        )
+    )["recordOrder"]["order"]["id"]
+    query = """
+    query($ids: [ID!]!) {
+      nodes(ids: $ids) {
+        __typename id
+        ... on Customer { name }
+        ... on CustomerLink { kind from { name } to { name } }
+        ... on Interaction { summary customer { name } }
+        ... on Order { amount customer { name } }
+      }
+    }
+    """
+    nodes = (await gql.data(query, {"ids": [a, link, interaction, order, "Q3VzdG9tZXI6OTk5OTk="]}))["nodes"]
+    assert nodes == [
+        {"__typename": "Customer", "id": a, "name": "A"},
+        {"__typename": "CustomerLink", "id": link, "kind": "FRIEND", "from": {"name": "A"}, "to": {"name": "B"}},
+        {"__typename": "Interaction", "id": interaction, "summary": "n", "customer": {"name": "A"}},
+        {"__typename": "Order", "id": order, "amount": "5.00", "customer": {"name": "A"}},
+        None,
+    ]
+    single = await gql.data("query($id: ID!) { node(id: $id) { id ... on Order { currency } } }", {"id": order})
+    assert single == {"node": {"id": order, "currency": "CNY"}}
+
+
+async def test_referrals_page_through_with_cursors(gql):
+    root = await customer(gql, "root")
+    for i in range(5):
+        await customer(gql, f"r{i}", root)
+    query = """
+    query($id: ID!, $after: String) {
+      customer(id: $id) { referrals(first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { name } } } }
+    }
+    """
+    seen, after = [], None
+    while True:
+        page = (await gql.data(query, {"id": root, "after": after}))["customer"]["referrals"]
+        assert page["totalCount"] == 5
+        seen += [e["node"]["name"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == ["r4", "r3", "r2", "r1", "r0"]
