@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "models.graph",
     "models.interactions",
     "models.orders",
+    "models.access",
 ]
 
 

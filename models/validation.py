@@ -169,7 +169,7 @@ def clean_utc(value: datetime | None, field: str) -> datetime | None:
 
 
 def clean_choice(value, enum: type[E], field: str, *, required: bool = False) -> E | None:
-    """A member of ``enum`` given as itself or its value; anything else is INVALID."""
+    """A member of ``enum`` given as itself, its value or its name; anything else is INVALID."""
     if value is None:
         if required:
             raise DomainError.single(field, f"{field} is required.", ErrorCode.REQUIRED)
@@ -177,6 +177,8 @@ def clean_choice(value, enum: type[E], field: str, *, required: bool = False) ->
     try:
         return enum(value)
     except ValueError:
+        if isinstance(value, str) and value in enum.__members__:
+            return enum[value]
         choices = ", ".join(member.name for member in enum)
         raise DomainError.single(field, f"{field} must be one of {choices}.", ErrorCode.INVALID) from None
 

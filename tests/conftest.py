@@ -27,7 +27,9 @@ from server.app import create_app
 from server.settings import Settings
 
 POSTGRES_URL = os.environ.get("KEHU_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-TABLES = ("customer_link", "customer_tag", "interaction", "orders", "customer")
+TABLES = (
+    "customer_link", "customer_tag", "interaction", "orders", "customer", "api_token", "user_role", "staff_user", "role", "team",
+)
 
 
 async def _postgres_database() -> str:
@@ -97,6 +99,7 @@ async def clean_db(database: str) -> str:
     """The session's database, emptied before the test."""
     connection = db.connection()
     await connection.execute_script("UPDATE customer SET referrer_id = NULL")
+    await connection.execute_script("UPDATE team SET parent_id = NULL")
     for table in TABLES:
         await connection.execute_script(f"DELETE FROM {table}")
     return database
