@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from tortoise.migrations.api import migrate
 
 from models.customers import Customer, Source, create_customer
-from models.db import close, connection, init, tortoise_config
+from models.db import connection
 from models.demo import is_empty, plan_demo, seed_demo
 from models.errors import DomainError, ErrorCode
 from models.graph import CustomerLink, LinkKind, set_referrer
 from models.interactions import Direction, Interaction, InteractionKind
 from models.orders import Order, OrderStatus
 from models.scope import Scope
+from tests.conftest import TABLES
 
 COUNT = 120
-T = TypeVar("T")
 
 # Every customer reachable from a root (a customer nobody referred), with its depth below it.
 WALK_FROM_ROOTS = """
@@ -33,56 +30,33 @@ WITH RECURSIVE walk(root, id, depth) AS (
 """
 
 
-def _in_database(url: str, work: Callable[[], Awaitable[T]], *, migrated: bool = True) -> T:
-    """Run ``work`` against the database at ``url`` in a fresh event loop."""
-
-    async def main() -> T:
-        if not migrated:
-            # migrate() initialises Tortoise itself (without connecting); init() then starts over.
-            await migrate(config=tortoise_config(url), app_labels=None)
-        await init(url)
-        try:
-            return await work()
-        finally:
-            await close()
-
-    return asyncio.run(main())
-
-
-def _rows(url: str, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    async def query() -> list[dict[str, Any]]:
-        return await connection().execute_query_dict(sql, params or [])
-
-    return _in_database(url, query)
-
-
-def _fresh_url(tmp_path_factory: pytest.TempPathFactory, name: str) -> str:
-    return f"sqlite://{tmp_path_factory.mktemp(name) / 'kehu.sqlite3'}"
+async def _rows(sql: str) -> list[dict[str, Any]]:
+    return await connection().execute_query_dict(sql)
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A fresh migrated database with ``seed_demo(count=120)`` in it."""
-    url = _fresh_url(tmp_path_factory, "demo")
+async def seeded(database: str) -> dict[str, Any]:
+    """The session's database of each kind, emptied, with ``seed_demo(count=120)`` in it."""
+    connection_ = connection()
+    await connection_.execute_script("UPDATE customer SET referrer_id = NULL")
+    for table in TABLES:
+        await connection_.execute_script(f"DELETE FROM {table}")
+    empty_before = await is_empty()
+    created = await seed_demo(count=COUNT)
+    return {"empty_before": empty_before, "created": created, "empty_after": await is_empty()}
 
-    async def seed() -> dict[str, Any]:
-        empty_before = await is_empty()
-        created = await seed_demo(count=COUNT)
-        return {"url": url, "empty_before": empty_before, "created": created, "empty_after": await is_empty()}
 
-    return _in_database(url, seed, migrated=False)
-
-
-def test_seeding_fills_an_empty_database_and_reports_what_it_made(seeded):
-    url, created = seeded["url"], seeded["created"]
-    counts = _rows(
-        url,
-        "SELECT (SELECT COUNT(*) FROM customer) AS customers,"
+async def test_seeding_fills_an_empty_database_and_reports_what_it_made(seeded):
+    created = seeded["created"]
+    counts = (
+        await _rows(
+            "SELECT (SELECT COUNT(*) FROM customer) AS customers,"
         " (SELECT COUNT(*) FROM customer WHERE referrer_id IS NOT NULL) AS referrals,"
         " (SELECT COUNT(*) FROM customer_link) AS links,"
         " (SELECT COUNT(*) FROM interaction) AS interactions,"
         " (SELECT COUNT(*) FROM orders) AS orders,"
-        " (SELECT COUNT(*) FROM customer_tag) AS tags",
+        " (SELECT COUNT(*) FROM customer_tag) AS tags"
+        )
     )[0]
 
     assert seeded["empty_before"] is True
@@ -96,20 +70,16 @@ def test_seeding_fills_an_empty_database_and_reports_what_it_made(seeded):
     assert counts["tags"] >= COUNT
 
 
-def test_a_referral_chain_runs_six_or_more_levels_deep_and_none_loops(seeded):
-    url = seeded["url"]
-
-    deepest = _rows(url, WALK_FROM_ROOTS + "SELECT MAX(depth) AS depth, COUNT(*) AS reached FROM walk")[0]
+async def test_a_referral_chain_runs_six_or_more_levels_deep_and_none_loops(seeded):
+    deepest = (await _rows(WALK_FROM_ROOTS + "SELECT MAX(depth) AS depth, COUNT(*) AS reached FROM walk"))[0]
 
     assert deepest["depth"] >= 6
     # Every customer hangs below exactly one root: no referral chain closes on itself.
     assert deepest["reached"] == COUNT
 
 
-def test_two_referrers_each_have_fifteen_or_more_downstream(seeded):
-    url = seeded["url"]
-    downstream = _rows(
-        url,
+async def test_two_referrers_each_have_fifteen_or_more_downstream(seeded):
+    downstream = await _rows(
         "WITH RECURSIVE down(top, id) AS ("
         " SELECT referrer_id, id FROM customer WHERE referrer_id IS NOT NULL"
         " UNION ALL SELECT down.top, c.id FROM customer c JOIN down ON c.referrer_id = down.id)"
@@ -130,15 +100,14 @@ def test_two_referrers_each_have_fifteen_or_more_downstream(seeded):
         ("orders", "currency", {"CNY", "USD", "EUR"}),
     ],
 )
-def test_every_kind_appears(seeded, table, column, values):
-    present = {row["v"] for row in _rows(seeded["url"], f"SELECT DISTINCT {column} AS v FROM {table}")}
+async def test_every_kind_appears(seeded, table, column, values):
+    present = {row["v"] for row in await _rows(f"SELECT DISTINCT {column} AS v FROM {table}")}
 
     assert present == values
 
 
-def test_phones_and_emails_are_unique_and_some_are_missing_or_foreign(seeded):
-    url = seeded["url"]
-    customers = _rows(url, "SELECT phone, email, name FROM customer")
+async def test_phones_and_emails_are_unique_and_some_are_missing_or_foreign(seeded):
+    customers = await Customer.all().values("phone", "email", "name")
     phones = [c["phone"] for c in customers if c["phone"] is not None]
     emails = [c["email"] for c in customers if c["email"] is not None]
 
@@ -155,9 +124,9 @@ def test_phones_and_emails_are_unique_and_some_are_missing_or_foreign(seeded):
     assert any(c["name"][0].isascii() for c in customers)
 
 
-def test_birthdays_are_never_in_the_future_and_some_are_missing(seeded):
-    rows = _rows(seeded["url"], "SELECT birthday, gender, company FROM customer")
-    birthdays = [date.fromisoformat(r["birthday"]) for r in rows if r["birthday"] is not None]
+async def test_birthdays_are_never_in_the_future_and_some_are_missing(seeded):
+    rows = await Customer.all().values("birthday", "gender", "company")
+    birthdays = [r["birthday"] for r in rows if r["birthday"] is not None]
 
     assert 0 < len(birthdays) < COUNT
     assert max(birthdays) <= date.today()
@@ -166,12 +135,9 @@ def test_birthdays_are_never_in_the_future_and_some_are_missing(seeded):
     assert any(r["company"] is None for r in rows)
 
 
-def test_orders_have_two_decimal_places_and_pending_ones_fall_due(seeded):
-    async def orders() -> list[Order]:
-        return await Order.all()
-
+async def test_orders_have_two_decimal_places_and_pending_ones_fall_due(seeded):
     now = datetime.now(UTC)
-    all_orders = _in_database(seeded["url"], orders)
+    all_orders = await Order.all()
 
     for order in all_orders:
         assert order.amount > 0
@@ -188,16 +154,12 @@ def test_orders_have_two_decimal_places_and_pending_ones_fall_due(seeded):
     assert sum(o.currency == "CNY" for o in all_orders) > len(all_orders) * 0.7
 
 
-def test_interactions_spread_over_the_past_two_years(seeded):
-    async def history() -> tuple[list[datetime], dict[int, int]]:
-        times = await Interaction.all().values_list("occurred_at", flat=True)
-        per_customer: dict[int, int] = {}
-        for customer_id in await Interaction.all().values_list("customer_id", flat=True):
-            per_customer[customer_id] = per_customer.get(customer_id, 0) + 1
-        return times, per_customer
-
+async def test_interactions_spread_over_the_past_two_years(seeded):
     now = datetime.now(UTC)
-    times, per_customer = _in_database(seeded["url"], history)
+    times = await Interaction.all().values_list("occurred_at", flat=True)
+    per_customer: dict[int, int] = {}
+    for customer_id in await Interaction.all().values_list("customer_id", flat=True):
+        per_customer[customer_id] = per_customer.get(customer_id, 0) + 1
 
     assert min(times) >= now - timedelta(days=731)
     assert max(times) <= now
@@ -205,15 +167,11 @@ def test_interactions_spread_over_the_past_two_years(seeded):
     assert max(per_customer.values()) >= 15
 
 
-def test_the_seeded_graph_still_refuses_a_loop(seeded):
-    url = seeded["url"]
-    chain = _rows(url, WALK_FROM_ROOTS + "SELECT root, id FROM walk ORDER BY depth DESC LIMIT 1")[0]
-
-    async def close_the_loop() -> None:
-        await set_referrer(Scope(), chain["root"], chain["id"])
+async def test_the_seeded_graph_still_refuses_a_loop(seeded):
+    chain = (await _rows(WALK_FROM_ROOTS + "SELECT root, id FROM walk ORDER BY depth DESC LIMIT 1"))[0]
 
     with pytest.raises(DomainError) as refused:
-        _in_database(url, close_the_loop)
+        await set_referrer(Scope(), chain["root"], chain["id"])
     assert refused.value.errors[0].code is ErrorCode.CYCLE
 
 
@@ -224,23 +182,13 @@ def test_the_same_seed_plans_the_same_demo():
     assert plan_demo(60, seed=3, now=now) != plan_demo(60, seed=4, now=now)
 
 
-def test_a_failed_seeding_leaves_nothing_behind(tmp_path_factory):
-    url = _fresh_url(tmp_path_factory, "demo-conflict")
+async def test_a_failed_seeding_leaves_nothing_behind(clean_db):
     # A customer already holds the phone of the last demo customer who has one.
     taken = [c["phone"] for c in plan_demo(30).customers if c.get("phone")][-1]
+    await create_customer(Scope(), {"name": "已有客户", "phone": taken})
 
-    async def seed_over_it() -> tuple[ErrorCode, int, int, int]:
-        await create_customer(Scope(), {"name": "已有客户", "phone": taken})
-        with pytest.raises(DomainError) as refused:
-            await seed_demo(count=30)
-        return (
-            refused.value.errors[0].code,
-            await Customer.all().count(),
-            await CustomerLink.all().count(),
-            await Order.all().count(),
-        )
+    with pytest.raises(DomainError) as refused:
+        await seed_demo(count=30)
 
-    code, customers, links, orders = _in_database(url, seed_over_it, migrated=False)
-
-    assert code is ErrorCode.DUPLICATE
-    assert (customers, links, orders) == (1, 0, 0)
+    assert refused.value.errors[0].code is ErrorCode.DUPLICATE
+    assert (await Customer.all().count(), await CustomerLink.all().count(), await Order.all().count()) == (1, 0, 0)
