@@ -83,10 +83,12 @@ class Customer(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     deleted_at = fields.DatetimeField(null=True)
+    owner = fields.ForeignKeyField("models.User", related_name="customers", null=True, on_delete=fields.SET_NULL)
+    team = fields.ForeignKeyField("models.Team", related_name="customers", null=True, on_delete=fields.SET_NULL)
 
     class Meta:
         table = "customer"
-        indexes = (("created_at", "id"), ("updated_at", "id"), ("name", "id"), ("referrer_id", "referred_at", "id"))
+        indexes = (("created_at", "id"), ("updated_at", "id"), ("name", "id"), ("referrer_id", "referred_at", "id"), ("owner_id",), ("team_id",))
         # Live phone and email are unique: partial indexes in migration 0001 (RunSQL).
 
 
@@ -103,7 +105,7 @@ class CustomerTag(Model):
 
 COLUMNS = (
     "id", "name", "phone", "email", "birthday", "gender", "company", "source", "custom_fields",
-    "notes", "referrer_id", "referred_at", "created_at", "updated_at",
+    "notes", "referrer_id", "referred_at", "created_at", "updated_at", "owner_id", "team_id",
 )
 _SELECT = ", ".join(f"c.{column}" for column in COLUMNS)
 
@@ -191,7 +193,8 @@ async def _save(values: dict[str, Any], customer_id: int | None) -> int:
 async def create_customer(
     scope: Scope, data: dict[str, Any], referrer_id: int | None = None
 ) -> dict[str, Any]:
-    values = _clean(data, creating=True)
+    scope.require("customer.create")
+    values = {**_clean(data, creating=True), **scope.owner()}
     if referrer_id is not None:
         await _visible_or_not_found(scope, referrer_id, "referrerId")
         values.update(referrer_id=referrer_id, referred_at=datetime.now(UTC))
@@ -207,6 +210,7 @@ async def _visible_or_not_found(scope: Scope, customer_id: int, field: str = "id
 
 
 async def update_customer(scope: Scope, customer_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    scope.require("customer.update")
     await _visible_or_not_found(scope, customer_id)
     values = _clean(changes, creating=False)
     await _save(values, customer_id)
@@ -215,6 +219,7 @@ async def update_customer(scope: Scope, customer_id: int, changes: dict[str, Any
 
 async def delete_customer(scope: Scope, customer_id: int) -> dict[str, Any]:
     """Soft delete: the row stays for the record; the customer leaves every list and graph."""
+    scope.require("customer.delete")
     async with in_transaction() as connection:
         row = await _visible_or_not_found(scope, customer_id)
         await Customer.filter(id=customer_id, deleted_at=None).using_db(connection).update(deleted_at=datetime.now(UTC))
@@ -227,7 +232,7 @@ async def customers_by_ids(scope: Scope, ids: Iterable[int]) -> dict[int, dict[s
         return {}
     q = Query()
     sql = f"SELECT {_SELECT} FROM customer c WHERE c.id IN {q.in_list(ids)} AND {scope.customers(q, 'c')}"
-    return {row["id"]: row for row in await fetch(sql, q, Customer)}
+    return {row["id"]: scope.present(row) for row in await fetch(sql, q, Customer)}
 
 
 async def tags_by_customer(ids: Iterable[int]) -> dict[int, list[str]]:
@@ -250,11 +255,11 @@ class CustomerFilter:
     created_after: datetime | None = None
     created_before: datetime | None = None
 
-    def where(self, q: Query) -> list[str]:
+    def where(self, q: Query, scope: Scope) -> list[str]:
         conditions: list[str] = []
         search = clean_text(self.search, "search", max_length=100)
         if search:
-            conditions.append(_search_condition(search, q))
+            conditions.append(_search_condition(search, q, scope.can("customer.pii")))
         if len(self.tags) > 10:
             raise DomainError.single("tags", "filter by at most 10 tags.", ErrorCode.INVALID)
         for tag in clean_tags(list(self.tags)) or []:
@@ -274,13 +279,17 @@ def _like(text: str) -> str:
     return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
 
-def _search_condition(search: str, q: Query) -> str:
-    """Name, email or phone contains the text; digits also match inside phone numbers."""
+def _search_condition(search: str, q: Query, personal: bool) -> str:
+    """Name, email or phone contains the text; digits also match inside phone numbers.
+
+    Without ``customer.pii`` only names are searched: a search must not reveal what masking hides.
+    """
     like = "ILIKE" if q.dialect == "postgres" else "LIKE"
     pattern = _like(search)
-    parts = [f"c.{column} {like} {q.param(pattern)} ESCAPE '\\'" for column in ("name", "email")]
+    columns = ("name", "email") if personal else ("name",)
+    parts = [f"c.{column} {like} {q.param(pattern)} ESCAPE '\\'" for column in columns]
     digits = re.sub(r"[\s\-()+]", "", search)
-    if digits.isdigit() and len(digits) >= 3:
+    if personal and digits.isdigit() and len(digits) >= 3:
         parts.append(f"c.phone LIKE {q.param(_like(digits))} ESCAPE '\\'")
     return "(" + " OR ".join(parts) + ")"
 
@@ -301,19 +310,19 @@ async def list_customers(
 ) -> Page:
     args = args.checked()
     q = Query()
-    conditions = [scope.customers(q, "c"), *filter.where(q)]
+    conditions = [scope.customers(q, "c"), *filter.where(q, scope)]
     if (keyset := args.keyset_condition(order, q, "c")) is not None:
         conditions.append(keyset)
     sql = (
         f"SELECT {_SELECT} FROM customer c WHERE {' AND '.join(conditions)} "
         f"ORDER BY {args.order_by(order, 'c')} LIMIT {args.size + 1}"
     )
-    return Page.from_rows(await fetch(sql, q, Customer), args, order)
+    return Page.from_rows([scope.present(row) for row in await fetch(sql, q, Customer)], args, order)
 
 
 async def count_customers(scope: Scope, filter: CustomerFilter) -> int:
     q = Query()
-    conditions = [scope.customers(q, "c"), *filter.where(q)]
+    conditions = [scope.customers(q, "c"), *filter.where(q, scope)]
     rows = await fetch(f"SELECT COUNT(*) AS n FROM customer c WHERE {' AND '.join(conditions)}", q)
     return rows[0]["n"]
 

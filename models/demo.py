@@ -504,7 +504,7 @@ async def seed_demo(count: int = 300, seed: int = 7) -> dict[str, int]:
     fails the whole run with a DUPLICATE ``DomainError`` and leaves the database as it was.
     """
     plan = plan_demo(count, seed)
-    scope = Scope()
+    scope = Scope.of_system()
     async with in_transaction():
         ids = [(await create_customer(scope, data))["id"] for data in plan.customers]
         referrals = [(i, r) for i, r in enumerate(plan.referrers) if r is not None]

@@ -16,6 +16,7 @@ class ErrorCode(str, Enum):
     DUPLICATE = "duplicate"
     CYCLE = "cycle"
     SELF_LINK = "self_link"
+    FORBIDDEN = "forbidden"
 
 
 @dataclass(frozen=True)

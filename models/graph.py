@@ -95,6 +95,7 @@ async def _is_downstream(connection, ancestor_id: int, candidate_id: int) -> boo
 
 
 async def set_referrer(scope: Scope, customer_id: int, referrer_id: int | None) -> dict[str, Any]:
+    scope.require("customer.update")
     ids = [customer_id] if referrer_id is None else [customer_id, referrer_id]
     visible = await customers_by_ids(scope, ids)
     if customer_id not in visible:
@@ -129,9 +130,12 @@ async def referrals_pages(scope: Scope, referrer_ids: list[int], args: PageArgs)
     """Direct referrals of each referrer, most recently referred first."""
     q = Query()
     source = f"customer c WHERE c.referrer_id IN {q.in_list(referrer_ids)} AND {scope.customers(q, 'c')}"
-    return await fetch_pages(
+    pages = await fetch_pages(
         q, referrer_ids, select=_SELECT_C, source=source, parent="c.referrer_id", key=_REFERRAL_KEY, args=args, model=Customer
     )
+    for page in pages.values():
+        page.rows = [scope.present(row) for row in page.rows]
+    return pages
 
 
 async def referral_counts(scope: Scope, referrer_ids: list[int]) -> dict[int, int]:
@@ -184,7 +188,7 @@ async def referral_trees(
     for row in await fetch(sql, q, Customer):
         root, level = row.pop("root"), row.pop("level")
         del row["rn"]
-        trees.setdefault(root, []).append((level, row))
+        trees.setdefault(root, []).append((level, scope.present(row)))
     return trees
 
 
@@ -226,6 +230,7 @@ async def referral_stats(scope: Scope, root_ids: list[int]) -> dict[int, Referra
 async def link_customers(
     scope: Scope, from_id: int, to_id: int, kind: LinkKind, note: str | None
 ) -> dict[str, Any]:
+    scope.require("customer.update")
     kind = clean_choice(kind, LinkKind, "kind", required=True)
     note = clean_text(note, "note", max_length=500) or ""
     visible = await customers_by_ids(scope, [from_id, to_id])
@@ -252,6 +257,7 @@ async def link_customers(
 
 
 async def unlink_customers(scope: Scope, from_id: int, to_id: int, kind: LinkKind) -> dict[str, Any]:
+    scope.require("customer.update")
     kind = clean_choice(kind, LinkKind, "kind", required=True)
     visible = await customers_by_ids(scope, [from_id, to_id])
     for name, customer_id in (("fromId", from_id), ("toId", to_id)):

@@ -72,6 +72,7 @@ def _occurred_at(value: datetime | None) -> datetime:
 
 
 async def log_interaction(scope: Scope, customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    scope.require("interaction.create")
     values = clean_all(
         {
             "kind": lambda _: clean_choice(data.get("kind"), InteractionKind, "kind", required=True),

@@ -94,6 +94,7 @@ def _clean_times(data: dict[str, Any], status: OrderStatus) -> dict[str, datetim
 
 
 async def record_order(scope: Scope, customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    scope.require("order.create")
     values = clean_all(
         {
             "currency": lambda _: clean_currency(data.get("currency") or ""),

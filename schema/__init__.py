@@ -8,6 +8,7 @@ import strawberry
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, ParserCache
 from strawberry.schema.config import StrawberryConfig
 
+from schema.access import AccessMutations, AccessQueries
 from schema.customers import CustomerMutations, CustomerQueries
 from schema.graph import GraphMutations
 from schema.interactions import InteractionMutations
@@ -21,12 +22,12 @@ __all__ = ["build_schema"]
 
 
 @strawberry.type(description="Everything kehu answers: customers and the graph between them.")
-class Query(NodeQueries, CustomerQueries):
+class Query(AccessQueries, NodeQueries, CustomerQueries):
     pass
 
 
 @strawberry.type(description="Every change: each takes one `input` and returns a payload with `errors`.")
-class Mutation(CustomerMutations, GraphMutations, InteractionMutations, OrderMutations):
+class Mutation(AccessMutations, CustomerMutations, GraphMutations, InteractionMutations, OrderMutations):
     pass
 
 

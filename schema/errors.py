@@ -51,8 +51,14 @@ class ClientError(GraphQLError):
             extensions["field"] = field
         super().__init__(message, extensions=extensions)
 
+    def with_location(self, error: GraphQLError) -> GraphQLError:
+        """This error where ``error`` happened (its path and position in the document)."""
+        return GraphQLError(self.message, error.nodes, error.source, error.positions, error.path, None, self.extensions)
+
+
+_TOP_LEVEL_CODES = {ErrorCode.NOT_FOUND: "NOT_FOUND", ErrorCode.FORBIDDEN: "FORBIDDEN"}
+
 
 def bad_input(error: DomainError) -> ClientError:
     first = error.errors[0]
-    code = "NOT_FOUND" if first.code is ErrorCode.NOT_FOUND else "BAD_USER_INPUT"
-    return ClientError(str(error), code=code, field=first.field)
+    return ClientError(str(error), code=_TOP_LEVEL_CODES.get(first.code, "BAD_USER_INPUT"), field=first.field)

@@ -15,6 +15,8 @@ import re
 
 from graphql import GraphQLError
 
+from models.errors import DomainError
+from schema.errors import bad_input
 from schema.scalars import ScalarError
 
 __all__ = ["mask"]
@@ -29,6 +31,9 @@ def _rebuilt(error: GraphQLError, message: str, extensions: dict | None) -> Grap
 
 def mask(error: GraphQLError, request_id: str) -> GraphQLError:
     original = error.original_error
+    if isinstance(original, DomainError):
+        # A rule of the domain refused (a permission, most often) deep in a loader.
+        return bad_input(original).with_location(error)
     if original is None or isinstance(original, (GraphQLError, ScalarError)):
         message = _SUGGESTION.sub("", error.message)
         return error if message == error.message else _rebuilt(error, message, error.extensions)

@@ -24,6 +24,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from models.access import viewer_for_token
 from models.scope import Scope
 from schema.context import Context
 from schema.masking import mask
@@ -153,7 +154,8 @@ class GraphQLEndpoint:
         else:
             raise RequestError(405, "Use GET for queries or POST.", {"allow": "GET, POST"})
 
-        results = [await self._execute(op, allowed, request_id, media) for op in operations]
+        scope = await _scope(request)
+        results = [await self._execute(op, allowed, request_id, media, scope) for op in operations]
         if batch:
             return Response(
                 json.dumps([body for _, body in results], ensure_ascii=True), media_type=media
@@ -196,9 +198,9 @@ class GraphQLEndpoint:
         return body
 
     async def _execute(
-        self, operation: Operation, allowed: set[OperationType], request_id: str, media: str
+        self, operation: Operation, allowed: set[OperationType], request_id: str, media: str, scope: Scope
     ) -> tuple[int, dict[str, Any]]:
-        context = Context(scope=Scope(), request_id=request_id)
+        context = Context(scope=scope, request_id=request_id)
         try:
             result = await self.schema.execute(
                 operation.query,
@@ -238,6 +240,18 @@ class GraphQLEndpoint:
         if result.extensions:
             body["extensions"] = result.extensions
         return body
+
+
+async def _scope(request: Request) -> Scope:
+    """The caller's scope from ``Authorization: Bearer``; anonymous without the header."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return Scope.anonymous()
+    kind, _, secret = header.partition(" ")
+    viewer = await viewer_for_token(secret.strip()) if kind.lower() == "bearer" else None
+    if viewer is None:
+        raise RequestError(401, "The bearer token is unknown, revoked or expired.", {"www-authenticate": "Bearer"})
+    return await Scope.for_viewer(viewer)
 
 
 def _formatted(error: GraphQLError) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from models import db
+from models.access import User, create_api_token
 from models.db import tortoise_config
 from server.app import create_app
 from server.settings import Settings
@@ -110,12 +111,25 @@ def settings(database: str) -> Settings:
     return Settings.from_env({"KEHU_DATABASE_URL": database})
 
 
+async def bearer_for(email: str, **user: Any) -> dict[str, str]:
+    """An ``Authorization`` header for a new staff user (no password: it cannot sign in)."""
+    made = await User.create(email=email, display_name=email.split("@")[0], password_hash="!", **user)
+    _, secret = await create_api_token(made.id, "tests")
+    return {"authorization": f"Bearer {secret}"}
+
+
 @pytest.fixture
-async def client(clean_db: str, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client speaking to the app in-process (the database is already open)."""
+async def admin_headers(clean_db: str) -> dict[str, str]:
+    """A superuser's bearer header: every permission, every customer."""
+    return await bearer_for("admin@kehu.test", is_superuser=True)
+
+
+@pytest.fixture
+async def client(clean_db: str, settings: Settings, admin_headers) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client speaking to the app in-process as a superuser (the database is already open)."""
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://kehu.test") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://kehu.test", headers=admin_headers) as http:
         yield http
 
 

@@ -20,9 +20,9 @@ URQL_ACCEPT = "application/graphql-response+json, application/graphql+json, appl
 APOLLO_ACCEPT = "application/graphql-response+json,application/json;q=0.9"
 
 
-async def test_python_gql_fetches_the_schema_and_runs_operations(clean_db, settings):
+async def test_python_gql_fetches_the_schema_and_runs_operations(settings, admin_headers):
     transport = HTTPXAsyncTransport(
-        url="http://kehu.test/graphql", transport=httpx.ASGITransport(app=create_app(settings))
+        url="http://kehu.test/graphql", transport=httpx.ASGITransport(app=create_app(settings)), headers=admin_headers
     )
     async with Client(transport=transport, fetch_schema_from_transport=True) as session:
         created = await session.execute(

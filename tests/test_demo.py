@@ -171,7 +171,7 @@ async def test_the_seeded_graph_still_refuses_a_loop(seeded):
     chain = (await _rows(WALK_FROM_ROOTS + "SELECT root, id FROM walk ORDER BY depth DESC LIMIT 1"))[0]
 
     with pytest.raises(DomainError) as refused:
-        await set_referrer(Scope(), chain["root"], chain["id"])
+        await set_referrer(Scope.of_system(), chain["root"], chain["id"])
     assert refused.value.errors[0].code is ErrorCode.CYCLE
 
 
@@ -185,7 +185,7 @@ def test_the_same_seed_plans_the_same_demo():
 async def test_a_failed_seeding_leaves_nothing_behind(clean_db):
     # A customer already holds the phone of the last demo customer who has one.
     taken = [c["phone"] for c in plan_demo(30).customers if c.get("phone")][-1]
-    await create_customer(Scope(), {"name": "已有客户", "phone": taken})
+    await create_customer(Scope.of_system(), {"name": "已有客户", "phone": taken})
 
     with pytest.raises(DomainError) as refused:
         await seed_demo(count=30)
