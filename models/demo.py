@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import re
+import secrets
 import unicodedata
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -24,14 +25,16 @@ from typing import Any, Generic, TypeVar
 
 from tortoise.transactions import in_transaction
 
+from models.access import create_api_token, create_role, create_team, create_user
 from models.customers import Customer, Gender, Source, create_customer
 from models.graph import LinkKind, link_customers, set_referrer
 from models.interactions import Direction, InteractionKind, log_interaction
 from models.orders import OrderStatus, record_order
+from models.permissions import DataScope
 from models.scope import Scope
 from models.validation import clean_email, clean_phone
 
-__all__ = ["DemoPlan", "is_empty", "plan_demo", "seed_demo"]
+__all__ = ["DemoAdmin", "DemoPlan", "is_empty", "seed_demo_staff", "plan_demo", "seed_demo"]
 
 T = TypeVar("T", bound=Hashable)
 
@@ -528,3 +531,49 @@ async def seed_demo(count: int = 300, seed: int = 7) -> dict[str, int]:
 async def is_empty() -> bool:
     """No customer at all, not even a deleted one: the demo may be seeded."""
     return not await Customer.all().exists()
+
+
+@dataclass(frozen=True)
+class DemoAdmin:
+    """The demo superuser's credentials, printed once by ``kehu seed-demo``."""
+
+    email: str
+    password: str
+    token: str
+
+
+_DEMO_TEAMS = (("华东 East", None), ("上海 Shanghai", 0), ("华南 South", None))
+_DEMO_ROLES = (
+    ("Sales", "Works the customers of their own team and sub-teams", DataScope.TEAM_AND_SUBTEAMS,
+     ["customer.read", "customer.create", "customer.update", "interaction.create", "order.create"]),
+    ("Service", "Answers every customer, sees contact details", DataScope.ALL,
+     ["customer.read", "customer.pii", "interaction.create", "complaint.read", "complaint.handle"]),
+    ("Analyst", "Reads every customer, masked", DataScope.ALL, ["customer.read"]),
+)
+
+
+async def seed_demo_staff() -> DemoAdmin:
+    """Teams, roles, a superuser and a few staff; the demo customers are shared out among them.
+
+    Passwords are random: the admin's is returned (to be shown once), the others are never
+    shown and can be reset by the admin.
+    """
+    teams = []
+    for name, parent in _DEMO_TEAMS:
+        teams.append(await create_team(name, teams[parent].id if parent is not None else None))
+    roles = [await create_role(name, codes, scope, description) for name, description, scope, codes in _DEMO_ROLES]
+    staff = [
+        await create_user("wang.fang@kehu.example", "王芳", secrets.token_urlsafe(18), teams[0].id, [roles[0].id]),
+        await create_user("chen.jie@kehu.example", "陈杰", secrets.token_urlsafe(18), teams[1].id, [roles[0].id]),
+        await create_user("lucy.lin@kehu.example", "Lucy Lin", secrets.token_urlsafe(18), teams[2].id, [roles[0].id]),
+        await create_user("zhao.min@kehu.example", "赵敏", secrets.token_urlsafe(18), None, [roles[1].id]),
+    ]
+    sellers = staff[:3]
+    customer_ids = await Customer.all().order_by("id").values_list("id", flat=True)
+    for index, seller in enumerate(sellers):
+        mine = customer_ids[index :: len(sellers)]
+        await Customer.filter(id__in=mine).update(owner_id=seller.id, team_id=seller.team_id)
+    password = secrets.token_urlsafe(18)
+    admin = await create_user("admin@kehu.example", "Admin", password, is_superuser=True)
+    _, token = await create_api_token(admin.id, "GraphiQL (demo)")
+    return DemoAdmin(admin.email, password, token)

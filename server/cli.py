@@ -70,15 +70,16 @@ def _migrate_command(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _seed(settings: Settings, count: int, if_empty: bool) -> dict[str, int] | None:
+async def _seed(settings: Settings, count: int, if_empty: bool):
     from models import db
-    from models.demo import is_empty, seed_demo
+    from models.demo import is_empty, seed_demo, seed_demo_staff
 
     await db.init(settings.database_url, settings.db_pool_size)
     try:
         if if_empty and not await is_empty():
             return None
-        return await seed_demo(count=count)
+        created = await seed_demo(count=count)
+        return created, await seed_demo_staff()
     finally:
         await db.close()
 
@@ -87,11 +88,45 @@ def _seed_command(args: argparse.Namespace) -> int:
     if not 1 <= args.count <= 100_000:
         print("kehu: --count must be between 1 and 100000.", file=sys.stderr)
         return 2
-    created = asyncio.run(_seed(_settings(), args.count, args.if_empty))
-    if created is None:
+    seeded = asyncio.run(_seed(_settings(), args.count, args.if_empty))
+    if seeded is None:
         print("kehu: the database already holds customers; no demo data loaded.")
-    else:
-        print("kehu: demo data loaded: " + ", ".join(f"{n} {what}" for what, n in created.items()))
+        return 0
+    created, admin = seeded
+    print("kehu: demo data loaded: " + ", ".join(f"{n} {what}" for what, n in created.items()))
+    print(
+        "kehu: demo admin (shown this once, kept only as hashes):\n"
+        f"  email:    {admin.email}\n  password: {admin.password}\n"
+        f"  GraphiQL header: {{\"Authorization\": \"Bearer {admin.token}\"}}"
+    )
+    return 0
+
+
+async def _create_admin(settings: Settings, email: str, password: str) -> str:
+    from models import db
+    from models.access import create_user
+
+    await db.init(settings.database_url, settings.db_pool_size)
+    try:
+        return (await create_user(email, email.split("@")[0], password, is_superuser=True)).email
+    finally:
+        await db.close()
+
+
+def _createadmin(args: argparse.Namespace) -> int:
+    import getpass
+
+    from models.errors import DomainError
+
+    settings = _settings()
+    email = args.email or input("Email: ")
+    password = args.password or getpass.getpass("Password (at least 15 characters): ")
+    try:
+        created = asyncio.run(_create_admin(settings, email, password))
+    except DomainError as error:
+        print(f"kehu: {error}", file=sys.stderr)
+        return 2
+    print(f"kehu: superuser {created} created.")
     return 0
 
 
@@ -148,6 +183,11 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--count", type=int, default=300, help="how many customers (default 300)")
     seed.add_argument("--if-empty", action="store_true", help="only when the database has no customers")
     seed.set_defaults(run=_seed_command)
+
+    admin = commands.add_parser("createadmin", help="create a superuser (prompts for what is not given)")
+    admin.add_argument("--email", help="the superuser's email")
+    admin.add_argument("--password", help="the password; prompted for when missing, which keeps it out of shell history")
+    admin.set_defaults(run=_createadmin)
 
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", help="write to this file instead of standard output")

@@ -40,6 +40,8 @@ def test_migrate_then_seed_demo_once(tmp_path):
     first = run("seed-demo", "--if-empty", "--count", "40", env=env)
     assert first.returncode == 0, first.stderr
     assert "demo data loaded: 40 customers" in first.stdout
+    assert "email:    admin@kehu.example" in first.stdout
+    assert 'GraphiQL header: {"Authorization": "Bearer kehu_' in first.stdout
     second = run("seed-demo", "--if-empty", env=env)
     assert "already holds customers" in second.stdout
     again = run("migrate", env=env)
@@ -101,3 +103,14 @@ def test_unknown_database_url_options_are_refused(tmp_path):
     result = run("migrate", env={"KEHU_DATABASE_URL": "postgres://postgres@127.0.0.1/x?minsize=5"})
     assert result.returncode != 0
     assert "unsupported database URL option(s): minsize" in result.stderr
+
+
+def test_createadmin_makes_a_superuser_and_refuses_a_weak_password(tmp_path):
+    env = sqlite_env(tmp_path)
+    assert run("migrate", env=env).returncode == 0
+    made = run("createadmin", "--email", "Boss@Example.com", "--password", "a long enough password here", env=env)
+    assert made.returncode == 0, made.stderr
+    assert "superuser boss@example.com created" in made.stdout
+    weak = run("createadmin", "--email", "b@example.com", "--password", "short", env=env)
+    assert weak.returncode == 2
+    assert "at least 15 characters" in weak.stderr

@@ -182,6 +182,19 @@ def test_the_same_seed_plans_the_same_demo():
     assert plan_demo(60, seed=3, now=now) != plan_demo(60, seed=4, now=now)
 
 
+async def test_demo_staff_share_the_customers_by_team(seeded):
+    from models.access import User
+    from models.demo import seed_demo_staff
+
+    admin = await seed_demo_staff()
+    assert admin.token.startswith("kehu_") and len(admin.password) >= 15
+    assert await User.filter(is_superuser=True).count() == 1
+    owned = await Customer.exclude(owner_id=None).count()
+    assert owned == COUNT
+    teams = await Customer.all().distinct().values_list("team_id", flat=True)
+    assert len(set(teams)) == 3
+
+
 async def test_a_failed_seeding_leaves_nothing_behind(clean_db):
     # A customer already holds the phone of the last demo customer who has one.
     taken = [c["phone"] for c in plan_demo(30).customers if c.get("phone")][-1]
@@ -192,3 +205,4 @@ async def test_a_failed_seeding_leaves_nothing_behind(clean_db):
 
     assert refused.value.errors[0].code is ErrorCode.DUPLICATE
     assert (await Customer.all().count(), await CustomerLink.all().count(), await Order.all().count()) == (1, 0, 0)
+
