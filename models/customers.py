@@ -144,7 +144,8 @@ def _clean(data: dict[str, Any], creating: bool) -> dict[str, Any]:
     return cleaned
 
 
-async def _refuse_duplicates(values: dict[str, Any], exclude_id: int | None) -> None:
+async def _refuse_duplicates(scope: Scope, values: dict[str, Any], exclude_id: int | None) -> None:
+    """A live customer already has the phone or email: refuse, naming them only to who may see them."""
     for field in ("phone", "email"):
         if values.get(field) is None:
             continue
@@ -152,13 +153,15 @@ async def _refuse_duplicates(values: dict[str, Any], exclude_id: int | None) -> 
         if exclude_id is not None:
             query = query.exclude(id=exclude_id)
         existing = await query.first().values_list("id", flat=True)
-        if existing is not None:
+        if existing is None:
+            continue
+        if scope.can("customer.read") and existing in await customers_by_ids(scope, [existing]):
             raise DomainError.single(
-                field,
-                f"a customer with this {field} already exists.",
-                ErrorCode.DUPLICATE,
-                existing=("Customer", existing),
+                field, f"a customer with this {field} already exists.", ErrorCode.DUPLICATE, existing=("Customer", existing)
             )
+        raise DomainError.single(
+            field, f"a customer you cannot see already has this {field}.", ErrorCode.DUPLICATE
+        )
 
 
 async def _set_tags(customer_id: int, tags: list[str], connection) -> None:
@@ -169,12 +172,12 @@ async def _set_tags(customer_id: int, tags: list[str], connection) -> None:
         )
 
 
-async def _save(values: dict[str, Any], customer_id: int | None) -> int:
+async def _save(scope: Scope, values: dict[str, Any], customer_id: int | None) -> int:
     """Insert or update in one transaction; a concurrent duplicate still ends as DUPLICATE."""
     tags = values.pop("tags", None)
     try:
         async with in_transaction() as connection:
-            await _refuse_duplicates(values, customer_id)
+            await _refuse_duplicates(scope, values, customer_id)
             if customer_id is None:
                 customer = await Customer.create(using_db=connection, **values)
                 customer_id = customer.id
@@ -185,7 +188,7 @@ async def _save(values: dict[str, Any], customer_id: int | None) -> int:
                 await _set_tags(customer_id, tags, connection)
     except IntegrityError:
         # The partial unique indexes on live phone and email caught a race the check missed.
-        await _refuse_duplicates(values, customer_id)
+        await _refuse_duplicates(scope, values, customer_id)
         raise
     return customer_id
 
@@ -198,7 +201,7 @@ async def create_customer(
     if referrer_id is not None:
         await _visible_or_not_found(scope, referrer_id, "referrerId")
         values.update(referrer_id=referrer_id, referred_at=datetime.now(UTC))
-    customer_id = await _save(values, None)
+    customer_id = await _save(scope, values, None)
     return (await customers_by_ids(scope, [customer_id]))[customer_id]
 
 
@@ -213,7 +216,7 @@ async def update_customer(scope: Scope, customer_id: int, changes: dict[str, Any
     scope.require("customer.update")
     await _visible_or_not_found(scope, customer_id)
     values = _clean(changes, creating=False)
-    await _save(values, customer_id)
+    await _save(scope, values, customer_id)
     return (await customers_by_ids(scope, [customer_id]))[customer_id]
 
 

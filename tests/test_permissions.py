@@ -222,3 +222,14 @@ async def test_own_scope_sees_only_what_the_user_owns(clean_db, as_user):
     await ask(theirs, CREATE, {"input": {"name": "theirs"}})
     names = (await ask(mine, "{ customers { edges { node { name } } } }"))["data"]["customers"]["edges"]
     assert names == [{"node": {"name": "mine"}}]
+
+
+async def test_a_duplicate_outside_the_scope_is_refused_without_naming_it(clean_db, as_user):
+    from models.customers import create_customer
+
+    await create_customer(Scope.of_system(), {"name": "hidden", "phone": "13812345678"})
+    seller = as_user(await staff("s@example.com", ["customer.read", "customer.create"], "OWN"))
+    result = (await ask(seller, 'mutation { createCustomer(input: {name: "n", phone: "13812345678"}) { errors { code message } } }'))
+    assert result["data"]["createCustomer"]["errors"] == [
+        {"code": "DUPLICATE", "message": "a customer you cannot see already has this phone."}
+    ]
