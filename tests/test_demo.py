@@ -36,9 +36,15 @@ async def _rows(sql: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 async def seeded(database: str) -> dict[str, Any]:
-    """The session's database of each kind, emptied, with ``seed_demo(count=120)`` in it."""
+    """The session's database of each kind, emptied, with ``seed_demo(count=120)`` in it.
+
+    Seeded once per module and backend (seeding per test would cost seconds each). The emptying
+    is ``clean_db``'s, which a module-scoped fixture cannot request: the self-references go first,
+    or an earlier test's sub-team (ON DELETE RESTRICT) stops the DELETE.
+    """
     connection_ = connection()
     await connection_.execute_script("UPDATE customer SET referrer_id = NULL")
+    await connection_.execute_script("UPDATE team SET parent_id = NULL")
     for table in TABLES:
         await connection_.execute_script(f"DELETE FROM {table}")
     empty_before = await is_empty()
