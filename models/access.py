@@ -9,6 +9,7 @@ stretching).
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,11 +17,12 @@ from typing import Any
 
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models.errors import DomainError, ErrorCode
-from models.passwords import check_policy, hash_password, verify_password
+from models.passwords import MAX_LENGTH, check_policy, hash_password, verify_password
 from models.permissions import PERMISSIONS, DataScope
 from models.validation import clean_all, clean_choice, clean_email, clean_text, clean_utc
 
@@ -211,6 +213,11 @@ async def create_user(
 
 
 _DUMMY_HASH: str | None = None
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def _locked(user: User, now: datetime) -> bool:
+    return user.locked_until is not None and user.locked_until > now
 
 
 async def authenticate(email: str, password: str) -> Viewer | None:
@@ -221,19 +228,24 @@ async def authenticate(email: str, password: str) -> Viewer | None:
     """
     global _DUMMY_HASH
     address = (email or "").strip().lower()[:254]
-    user = await User.get_or_none(email=address, is_active=True) if address else None
+    password = (password or "")[:MAX_LENGTH * 8]
+    usable = address and not _UNSAFE.search(address)
+    user = await User.get_or_none(email=address, is_active=True) if usable else None
     now = datetime.now(UTC)
-    if user is None or (user.locked_until is not None and user.locked_until > now):
+    if user is None or _locked(user, now):
         if _DUMMY_HASH is None:
             _DUMMY_HASH = await hash_password(secrets.token_urlsafe(24))
-        await verify_password(_DUMMY_HASH, password or "")
+        await verify_password(_DUMMY_HASH, password)
         return None
-    matches, needs_rehash = await verify_password(user.password_hash, (password or "")[:1024])
+    matches, needs_rehash = await verify_password(user.password_hash, password)
     if not matches:
-        user.failed_logins += 1
-        if user.failed_logins >= LOCK_AFTER:
-            user.failed_logins, user.locked_until = 0, now + LOCK_FOR
-        await user.save(update_fields=["failed_logins", "locked_until"])
+        # Counted in the database, so that parallel guesses cannot overwrite each other's count.
+        await User.filter(id=user.id).update(failed_logins=F("failed_logins") + 1)
+        if (await User.get(id=user.id)).failed_logins >= LOCK_AFTER:
+            await User.filter(id=user.id).update(failed_logins=0, locked_until=now + LOCK_FOR)
+        return None
+    user = await User.get(id=user.id)
+    if _locked(user, now):  # locked by guesses that ran while this check did
         return None
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
     update = ["failed_logins", "locked_until", "last_login_at"]

@@ -155,13 +155,12 @@ async def _refuse_duplicates(scope: Scope, values: dict[str, Any], exclude_id: i
         existing = await query.first().values_list("id", flat=True)
         if existing is None:
             continue
-        if scope.can("customer.read") and existing in await customers_by_ids(scope, [existing]):
+        if scope.can("customer.pii") and existing in await customers_by_ids(scope, [existing]):
             raise DomainError.single(
                 field, f"a customer with this {field} already exists.", ErrorCode.DUPLICATE, existing=("Customer", existing)
             )
-        raise DomainError.single(
-            field, f"a customer you cannot see already has this {field}.", ErrorCode.DUPLICATE
-        )
+        # Without the customer's id: naming them would confirm a masked number to a guesser.
+        raise DomainError.single(field, f"another customer already has this {field}.", ErrorCode.DUPLICATE)
 
 
 async def _set_tags(customer_id: int, tags: list[str], connection) -> None:
@@ -197,6 +196,7 @@ async def create_customer(
     scope: Scope, data: dict[str, Any], referrer_id: int | None = None
 ) -> dict[str, Any]:
     scope.require("customer.create")
+    scope.require("customer.read")  # the answer is the customer as the caller sees it
     values = {**_clean(data, creating=True), **scope.owner()}
     if referrer_id is not None:
         await _visible_or_not_found(scope, referrer_id, "referrerId")

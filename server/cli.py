@@ -71,6 +71,8 @@ def _migrate_command(args: argparse.Namespace) -> int:
 
 
 async def _seed(settings: Settings, count: int, if_empty: bool):
+    from tortoise.transactions import in_transaction
+
     from models import db
     from models.demo import is_empty, seed_demo, seed_demo_staff
 
@@ -78,8 +80,9 @@ async def _seed(settings: Settings, count: int, if_empty: bool):
     try:
         if if_empty and not await is_empty():
             return None
-        created = await seed_demo(count=count)
-        return created, await seed_demo_staff()
+        async with in_transaction():  # customers and staff together, or nothing
+            created = await seed_demo(count=count)
+            return created, await seed_demo_staff()
     finally:
         await db.close()
 
@@ -88,7 +91,13 @@ def _seed_command(args: argparse.Namespace) -> int:
     if not 1 <= args.count <= 100_000:
         print("kehu: --count must be between 1 and 100000.", file=sys.stderr)
         return 2
-    seeded = asyncio.run(_seed(_settings(), args.count, args.if_empty))
+    from models.errors import DomainError
+
+    try:
+        seeded = asyncio.run(_seed(_settings(), args.count, args.if_empty))
+    except DomainError as error:
+        print(f"kehu: the demo data could not be loaded, nothing was changed: {error}", file=sys.stderr)
+        return 2
     if seeded is None:
         print("kehu: the database already holds customers; no demo data loaded.")
         return 0

@@ -43,11 +43,12 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 class RequestError(Exception):
     """The HTTP request itself is wrong; no operation runs."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None, code: str = "BAD_REQUEST"):
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class GraphQLEndpoint:
             response = await self._handle(request, request_id)
         except RequestError as error:
             response = Response(
-                json.dumps({"errors": [{"message": error.message, "extensions": {"code": "BAD_REQUEST"}}]}),
+                json.dumps({"errors": [{"message": error.message, "extensions": {"code": error.code}}]}),
                 status_code=error.status,
                 media_type=JSON,
                 headers=error.headers,
@@ -250,7 +251,9 @@ async def _scope(request: Request) -> Scope:
     kind, _, secret = header.partition(" ")
     viewer = await viewer_for_token(secret.strip()) if kind.lower() == "bearer" else None
     if viewer is None:
-        raise RequestError(401, "The bearer token is unknown, revoked or expired.", {"www-authenticate": "Bearer"})
+        raise RequestError(
+            401, "The bearer token is unknown, revoked or expired.", {"www-authenticate": "Bearer"}, "UNAUTHENTICATED"
+        )
     return await Scope.for_viewer(viewer)
 
 

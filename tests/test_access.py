@@ -133,3 +133,16 @@ async def test_a_superuser_holds_every_permission_and_sees_everything(clean_db):
     viewer = await authenticate("root@example.com", PASSWORD)
     assert viewer.permissions == set(PERMISSIONS)
     assert viewer.scope is DataScope.ALL
+
+
+async def test_parallel_wrong_guesses_still_lock_the_account(clean_db):
+    import asyncio
+
+    user = await create_user("a@example.com", "A", PASSWORD)
+    await asyncio.gather(*(authenticate("a@example.com", f"wrong guess number {n}") for n in range(8)))
+    assert (await User.get(id=user.id)).locked_until is not None
+    assert await authenticate("a@example.com", PASSWORD) is None
+
+
+async def test_a_control_character_in_the_email_is_just_a_failed_sign_in(clean_db):
+    assert await authenticate("m\x00@example.com", PASSWORD) is None
