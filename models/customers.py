@@ -303,9 +303,10 @@ class CustomerOrder(Enum):
     NAME = ("c.name", "text")
     ID = ("c.id", "int")
 
-    def key(self, descending: bool) -> SortKey:
+    def key(self, descending: bool | None = None) -> SortKey:
+        """The sort key; without a direction, names sort A to Z and times and ids newest first."""
         column, kind = self.value
-        return SortKey(column, kind, descending)
+        return SortKey(column, kind, self is not CustomerOrder.NAME if descending is None else descending)
 
 
 async def list_customers(

@@ -29,7 +29,7 @@ __all__ = [
     "clean_tags",
     "clean_text",
     "clean_utc",
-    "currency_places",
+    "in_minor_units",
     "not_in_future",
 ]
 
@@ -183,9 +183,9 @@ def clean_choice(value, enum: type[E], field: str, *, required: bool = False) ->
         raise DomainError.single(field, f"{field} must be one of {choices}.", ErrorCode.INVALID) from None
 
 
-def currency_places(currency: str) -> int:
-    """How many decimal places amounts in ``currency`` have (2 for CNY, 0 for JPY)."""
-    return _CURRENCIES.get(currency, 2)
+def in_minor_units(amount: Decimal, currency: str) -> Decimal:
+    """An amount to its currency's minor unit: 199.5000 CNY is 199.50, 5000.0000 JPY is 5000."""
+    return amount.quantize(Decimal(1).scaleb(-_CURRENCIES.get(currency, 2)))
 
 
 def clean_currency(value: str, field: str = "currency") -> str:

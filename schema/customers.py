@@ -227,10 +227,10 @@ class CustomerOrderByInput:
 
 
 def _sort_key(order_by: CustomerOrderByInput | None):
-    field = order_by.field if order_by else CustomerOrderField.CREATED_AT
-    direction = order_by.direction if order_by else None
-    descending = direction is OrderDirection.DESC if direction else field is not CustomerOrderField.NAME
-    return CustomerOrder[field.name].key(descending)
+    if order_by is None:
+        return CustomerOrder.CREATED_AT.key()
+    direction = None if order_by.direction is None else order_by.direction is OrderDirection.DESC
+    return CustomerOrder[order_by.field.name].key(direction)
 
 
 def customer_id(value: strawberry.ID, field: str) -> int:

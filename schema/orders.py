@@ -10,7 +10,7 @@ import strawberry
 
 from models import orders
 from models.orders import OrderStatus
-from models.validation import currency_places
+from models.validation import in_minor_units
 from schema import customers as customer_types
 from schema.context import Info
 from schema.errors import UserError
@@ -36,11 +36,6 @@ class Money:
     @classmethod
     def of(cls, amount: Decimal, currency: str) -> Money:
         return cls(amount=in_minor_units(amount, currency), currency=currency)
-
-
-def in_minor_units(amount: Decimal, currency: str) -> Decimal:
-    """199.5000 CNY reads 199.50; 5000.0000 JPY reads 5000."""
-    return amount.quantize(Decimal(1).scaleb(-currency_places(currency)))
 
 
 @strawberry.type(description="A purchase by a customer.")
