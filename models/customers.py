@@ -14,6 +14,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from models.audit import record
 from models.errors import DomainError, ErrorCode, FieldError
 from models.pagination import Page, PageArgs, SortKey
 from models.scope import Scope
@@ -171,6 +172,16 @@ async def _set_tags(customer_id: int, tags: list[str], connection) -> None:
         )
 
 
+async def _stored(customer_id: int, values: dict[str, Any], with_tags: bool, connection) -> dict[str, Any]:
+    """The stored values of the fields about to change, for the audit log."""
+    stored = await Customer.filter(id=customer_id).using_db(connection).first().values(*values) if values else {}
+    if with_tags:
+        stored["tags"] = sorted(
+            await CustomerTag.filter(customer_id=customer_id).using_db(connection).values_list("tag", flat=True)
+        )
+    return stored
+
+
 async def _save(scope: Scope, values: dict[str, Any], customer_id: int | None) -> int:
     """Insert or update in one transaction; a concurrent duplicate still ends as DUPLICATE."""
     tags = values.pop("tags", None)
@@ -180,11 +191,17 @@ async def _save(scope: Scope, values: dict[str, Any], customer_id: int | None) -
             if customer_id is None:
                 customer = await Customer.create(using_db=connection, **values)
                 customer_id = customer.id
+                before = None
             else:
+                before = await _stored(customer_id, values, tags is not None, connection)
                 values["updated_at"] = datetime.now(UTC)
                 await Customer.filter(id=customer_id).using_db(connection).update(**values)
             if tags is not None:
                 await _set_tags(customer_id, tags, connection)
+            after = {**values, **({"tags": tags} if tags is not None else {})}
+            after.pop("updated_at", None)
+            action = "customer.create" if before is None else "customer.update"
+            await record(scope, action, "customer", customer_id, before=before, after=after, connection=connection)
     except IntegrityError:
         # The partial unique indexes on live phone and email caught a race the check missed.
         await _refuse_duplicates(scope, values, customer_id)
@@ -225,7 +242,12 @@ async def delete_customer(scope: Scope, customer_id: int) -> dict[str, Any]:
     scope.require("customer.delete")
     async with in_transaction() as connection:
         row = await _visible_or_not_found(scope, customer_id)
-        await Customer.filter(id=customer_id, deleted_at=None).using_db(connection).update(deleted_at=datetime.now(UTC))
+        now = datetime.now(UTC)
+        await Customer.filter(id=customer_id, deleted_at=None).using_db(connection).update(deleted_at=now)
+        await record(
+            scope, "customer.delete", "customer", customer_id,
+            before={"deleted_at": None}, after={"deleted_at": now}, connection=connection,
+        )
     return row
 
 

@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "models.interactions",
     "models.orders",
     "models.access",
+    "models.audit",
 ]
 
 

@@ -25,13 +25,14 @@ from typing import Any, Generic, TypeVar
 
 from tortoise.transactions import in_transaction
 
-from models.access import create_api_token, create_role, create_team, create_user
 from models.customers import Customer, Gender, Source, create_customer
 from models.graph import LinkKind, link_customers, set_referrer
 from models.interactions import Direction, InteractionKind, log_interaction
 from models.orders import OrderStatus, record_order
 from models.permissions import DataScope
 from models.scope import Scope
+from models.staff import create_role, create_team, create_user
+from models.tokens import LOGIN_TOKEN_LIFETIME, create_api_token
 from models.validation import clean_email, clean_phone
 
 __all__ = ["DemoAdmin", "DemoPlan", "is_empty", "seed_demo_staff", "plan_demo", "seed_demo"]
@@ -558,22 +559,30 @@ async def seed_demo_staff() -> DemoAdmin:
     Passwords are random: the admin's is returned (to be shown once), the others are never
     shown and can be reset by the admin.
     """
+    system = Scope.of_system()
     teams = []
     for name, parent in _DEMO_TEAMS:
-        teams.append(await create_team(name, teams[parent].id if parent is not None else None))
-    roles = [await create_role(name, codes, scope, description) for name, description, scope, codes in _DEMO_ROLES]
+        teams.append(await create_team(system, name, teams[parent]["id"] if parent is not None else None))
+    roles = [
+        await create_role(system, name, codes, scope, description) for name, description, scope, codes in _DEMO_ROLES
+    ]
+    people = (
+        ("wang.fang@kehu.example", "王芳", teams[0], roles[0]),
+        ("chen.jie@kehu.example", "陈杰", teams[1], roles[0]),
+        ("lucy.lin@kehu.example", "Lucy Lin", teams[2], roles[0]),
+        ("zhao.min@kehu.example", "赵敏", None, roles[1]),
+    )
     staff = [
-        await create_user("wang.fang@kehu.example", "王芳", secrets.token_urlsafe(18), teams[0].id, [roles[0].id]),
-        await create_user("chen.jie@kehu.example", "陈杰", secrets.token_urlsafe(18), teams[1].id, [roles[0].id]),
-        await create_user("lucy.lin@kehu.example", "Lucy Lin", secrets.token_urlsafe(18), teams[2].id, [roles[0].id]),
-        await create_user("zhao.min@kehu.example", "赵敏", secrets.token_urlsafe(18), None, [roles[1].id]),
+        await create_user(system, email, name, secrets.token_urlsafe(18), team and team["id"], [role["id"]])
+        for email, name, team, role in people
     ]
     sellers = staff[:3]
     customer_ids = await Customer.all().order_by("id").values_list("id", flat=True)
     for index, seller in enumerate(sellers):
         mine = customer_ids[index :: len(sellers)]
-        await Customer.filter(id__in=mine).update(owner_id=seller.id, team_id=seller.team_id)
+        await Customer.filter(id__in=mine).update(owner_id=seller["id"], team_id=seller["team_id"])
     password = secrets.token_urlsafe(18)
-    admin = await create_user("admin@kehu.example", "Admin", password, is_superuser=True)
-    _, token = await create_api_token(admin.id, "GraphiQL (demo)")
-    return DemoAdmin(admin.email, password, token)
+    admin = await create_user(system, "admin@kehu.example", "Admin", password, is_superuser=True)
+    expires_at = datetime.now(UTC) + LOGIN_TOKEN_LIFETIME
+    _, token = await create_api_token(system, admin["id"], "GraphiQL (demo)", expires_at)
+    return DemoAdmin(admin["email"], password, token)

@@ -17,6 +17,7 @@ class ErrorCode(str, Enum):
     CYCLE = "cycle"
     SELF_LINK = "self_link"
     FORBIDDEN = "forbidden"
+    IN_USE = "in_use"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from models.audit import record
 from models.customers import COLUMNS, Customer, customers_by_ids
 from models.errors import DomainError, ErrorCode
 from models.orders import OrderStatus
@@ -118,6 +119,10 @@ async def set_referrer(scope: Scope, customer_id: int, referrer_id: int | None) 
                 referrer_id=referrer_id,
                 referred_at=None if referrer_id is None else datetime.now(UTC),
                 updated_at=datetime.now(UTC),
+            )
+            await record(
+                scope, "customer.set_referrer", "customer", customer_id,
+                before={"referrer_id": current}, after={"referrer_id": referrer_id}, connection=connection,
             )
     return (await customers_by_ids(scope, [customer_id]))[customer_id]
 
@@ -253,6 +258,11 @@ async def link_customers(
         link = await CustomerLink.create(
             from_customer_id=from_id, to_customer_id=to_id, kind=kind, note=note, using_db=connection
         )
+        await record(
+            scope, "customer_link.create", "customer_link", link.id,
+            after={"from_customer_id": from_id, "to_customer_id": to_id, "kind": kind, "note": note},
+            connection=connection,
+        )
     return _link_row(link)
 
 
@@ -268,6 +278,11 @@ async def unlink_customers(scope: Scope, from_id: int, to_id: int, kind: LinkKin
         if link is None:
             raise DomainError.single("kind", f"these customers have no {kind.value} link.", ErrorCode.NOT_FOUND)
         await CustomerLink.filter(id=link.id).using_db(connection).delete()
+        await record(
+            scope, "customer_link.delete", "customer_link", link.id,
+            before={"from_customer_id": link.from_customer_id, "to_customer_id": link.to_customer_id, "kind": link.kind},
+            connection=connection,
+        )
     return _link_row(link)
 
 

@@ -10,6 +10,7 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from models.audit import record
 from models.customers import customers_by_ids
 from models.errors import DomainError, ErrorCode
 from models.pagination import Page, PageArgs, SortKey, fetch_pages
@@ -87,6 +88,8 @@ async def log_interaction(scope: Scope, customer_id: int, data: dict[str, Any]) 
         if customer_id not in await customers_by_ids(scope, [customer_id]):
             raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
         interaction = await Interaction.create(customer_id=customer_id, using_db=connection, **values)
+        await record(scope, "interaction.create", "interaction", interaction.id,
+                     after={"customer_id": customer_id, **values}, connection=connection)
     return {column: getattr(interaction, column) for column in COLUMNS}
 
 

@@ -12,6 +12,7 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from models.audit import record
 from models.customers import customers_by_ids
 from models.errors import DomainError, ErrorCode, FieldError
 from models.pagination import Page, PageArgs, SortKey, fetch_pages
@@ -107,7 +108,10 @@ async def record_order(scope: Scope, customer_id: int, data: dict[str, Any]) -> 
     async with in_transaction() as connection:
         if customer_id not in await customers_by_ids(scope, [customer_id]):
             raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
-        order = await Order.create(customer_id=customer_id, using_db=connection, **values.pop("times"), **values)
+        times = values.pop("times")
+        order = await Order.create(customer_id=customer_id, using_db=connection, **times, **values)
+        await record(scope, "order.create", "order", order.id,
+                     after={"customer_id": customer_id, **times, **values}, connection=connection)
     return {column: getattr(order, column) for column in COLUMNS}
 
 

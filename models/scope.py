@@ -16,9 +16,10 @@ from models.access import Viewer
 from models.db import connection
 from models.errors import DomainError, ErrorCode
 from models.permissions import DataScope
+from models.personal import mask_email, mask_phone
 from models.sql import Query
 
-__all__ = ["Scope", "mask_email", "mask_phone"]
+__all__ = ["Scope"]
 
 
 @dataclass(frozen=True)
@@ -28,19 +29,21 @@ class Scope:
     viewer: Viewer | None = None
     team_ids: tuple[int, ...] = ()
     system: bool = False
+    client_ip: str | None = None
+    """Where the request came from, for the audit log."""
 
     @classmethod
     def of_system(cls) -> Scope:
         return cls(system=True)
 
     @classmethod
-    def anonymous(cls) -> Scope:
-        return cls()
+    def anonymous(cls, client_ip: str | None = None) -> Scope:
+        return cls(client_ip=client_ip)
 
     @classmethod
-    async def for_viewer(cls, viewer: Viewer) -> Scope:
+    async def for_viewer(cls, viewer: Viewer, client_ip: str | None = None) -> Scope:
         if viewer.team_id is None or viewer.scope is not DataScope.TEAM_AND_SUBTEAMS:
-            return cls(viewer, (viewer.team_id,) if viewer.team_id is not None else ())
+            return cls(viewer, (viewer.team_id,) if viewer.team_id is not None else (), client_ip=client_ip)
         q = Query()
         rows = await connection().execute_query_dict(
             f"WITH RECURSIVE below(id, n) AS (SELECT id, 0 FROM team WHERE id = {q.param(viewer.team_id)}"
@@ -48,16 +51,27 @@ class Scope:
             " WHERE below.n < 100) SELECT DISTINCT id FROM below",
             q.params,
         )
-        return cls(viewer, tuple(sorted(row["id"] for row in rows)))
+        return cls(viewer, tuple(sorted(row["id"] for row in rows)), client_ip=client_ip)
 
     def can(self, code: str) -> bool:
         return self.system or (self.viewer is not None and self.viewer.can(code))
 
-    def require(self, code: str) -> None:
+    def require(self, *codes: str) -> None:
+        """Refuse unless the caller holds one of ``codes``."""
         if self.viewer is None and not self.system:
             raise DomainError.single(None, "sign in first: send Authorization: Bearer <token>.", ErrorCode.FORBIDDEN)
-        if not self.can(code):
-            raise DomainError.single(None, f"this needs the permission {code}.", ErrorCode.FORBIDDEN)
+        if not any(self.can(code) for code in codes):
+            raise DomainError.single(None, f"this needs the permission {' or '.join(codes)}.", ErrorCode.FORBIDDEN)
+
+    def within(self, permissions: frozenset[str] | set[str], scope: DataScope) -> bool:
+        """Whether ``permissions`` and ``scope`` are no more than this caller holds: what they may grant."""
+        if self.system:
+            return True
+        return (
+            self.viewer is not None
+            and set(permissions) <= self.viewer.permissions
+            and scope.breadth <= self.viewer.scope.breadth
+        )
 
     def customers(self, q: Query, alias: str) -> str:
         self.require("customer.read")
@@ -82,17 +96,3 @@ class Scope:
             return {}
         return {"owner_id": self.viewer.user_id, "team_id": self.viewer.team_id}
 
-
-def mask_phone(phone: str | None) -> str | None:
-    """+8613812345678 reads +86138****5678: enough to recognise, not to call."""
-    if phone is None:
-        return None
-    return phone[:-8] + "****" + phone[-4:] if len(phone) > 8 else "****"
-
-
-def mask_email(email: str | None) -> str | None:
-    """zhang.wei@example.com reads z***@example.com."""
-    if email is None:
-        return None
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}"

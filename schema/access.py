@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
 
-from models import access
+from models import access, tokens
 from models.errors import DomainError, ErrorCode
 from models.permissions import DataScope
 from schema.context import Info
@@ -15,8 +15,6 @@ from schema.errors import UserError
 from schema.mutations import payload
 
 __all__ = ["AccessMutations", "AccessQueries"]
-
-LOGIN_TOKEN_LIFETIME = timedelta(days=30)
 
 strawberry.enum(DataScope, name="DataScope", description="Which customers a role sees.")
 
@@ -65,15 +63,15 @@ class AccessMutations:
     @strawberry.mutation(
         description="Sign in. Five failures lock the account for 15 minutes; every failure answers alike."
     )
-    async def login(self, input: Annotated[LoginInput, strawberry.argument(description="The credentials.")]) -> LoginPayload:
+    async def login(self, info: Info, input: Annotated[LoginInput, strawberry.argument(description="The credentials.")]) -> LoginPayload:
         async def run() -> dict[str, Any]:
-            viewer = await access.authenticate(input.email, input.password)
+            client_ip = info.context.scope.client_ip
+            viewer = await access.authenticate(input.email, input.password, client_ip)
             if viewer is None:
                 raise DomainError.single(
                     None, "the email or password is wrong, or the account is locked.", ErrorCode.INVALID
                 )
-            expires_at = datetime.now(UTC) + LOGIN_TOKEN_LIFETIME
-            _, secret = await access.create_api_token(viewer.user_id, "login", expires_at)
-            return {"token": secret, "expires_at": expires_at}
+            token, secret = await tokens.issue_login_token(viewer, client_ip)
+            return {"token": secret, "expires_at": token["expires_at"]}
 
         return await payload(LoginPayload, run)

@@ -113,11 +113,13 @@ def _seed_command(args: argparse.Namespace) -> int:
 
 async def _create_admin(settings: Settings, email: str, password: str) -> str:
     from models import db
-    from models.access import create_user
+    from models.scope import Scope
+    from models.staff import create_user
 
     await db.init(settings.database_url, settings.db_pool_size)
     try:
-        return (await create_user(email, email.split("@")[0], password, is_superuser=True)).email
+        user = await create_user(Scope.of_system(), email, email.split("@")[0], password, is_superuser=True)
+        return user["email"]
     finally:
         await db.close()
 

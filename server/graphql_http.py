@@ -24,8 +24,8 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from models.access import viewer_for_token
 from models.scope import Scope
+from models.tokens import viewer_for_token
 from schema.context import Context
 from schema.masking import mask
 from server.graphiql import graphiql_response
@@ -245,16 +245,17 @@ class GraphQLEndpoint:
 
 async def _scope(request: Request) -> Scope:
     """The caller's scope from ``Authorization: Bearer``; anonymous without the header."""
+    client_ip = request.client.host if request.client else None
     header = request.headers.get("authorization")
     if header is None:
-        return Scope.anonymous()
+        return Scope.anonymous(client_ip)
     kind, _, secret = header.partition(" ")
     viewer = await viewer_for_token(secret.strip()) if kind.lower() == "bearer" else None
     if viewer is None:
         raise RequestError(
             401, "The bearer token is unknown, revoked or expired.", {"www-authenticate": "Bearer"}, "UNAUTHENTICATED"
         )
-    return await Scope.for_viewer(viewer)
+    return await Scope.for_viewer(viewer, client_ip)
 
 
 def _formatted(error: GraphQLError) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from models.graph import CustomerLink, LinkKind, set_referrer
 from models.interactions import Direction, Interaction, InteractionKind
 from models.orders import Order, OrderStatus
 from models.scope import Scope
-from tests.conftest import TABLES
+from tests.conftest import empty_database
 
 COUNT = 120
 
@@ -39,14 +39,9 @@ async def seeded(database: str) -> dict[str, Any]:
     """The session's database of each kind, emptied, with ``seed_demo(count=120)`` in it.
 
     Seeded once per module and backend (seeding per test would cost seconds each). The emptying
-    is ``clean_db``'s, which a module-scoped fixture cannot request: the self-references go first,
-    or an earlier test's sub-team (ON DELETE RESTRICT) stops the DELETE.
+    is ``clean_db``'s, which a module-scoped fixture cannot request.
     """
-    connection_ = connection()
-    await connection_.execute_script("UPDATE customer SET referrer_id = NULL")
-    await connection_.execute_script("UPDATE team SET parent_id = NULL")
-    for table in TABLES:
-        await connection_.execute_script(f"DELETE FROM {table}")
+    await empty_database()
     empty_before = await is_empty()
     created = await seed_demo(count=COUNT)
     return {"empty_before": empty_before, "created": created, "empty_after": await is_empty()}

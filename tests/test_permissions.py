@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from models.access import create_role, create_team, create_user, revoke_api_token
 from models.customers import Customer
 from models.scope import Scope
+from models.staff import create_role, create_team, create_user
+from models.tokens import create_api_token, revoke_api_token
 from server.app import create_app
 from tests.conftest import bearer_for
 
@@ -46,15 +47,14 @@ async def ask(http: httpx.AsyncClient, query: str, variables: dict | None = None
 
 
 async def staff(email: str, permissions: list[str], scope: str, team_id: int | None = None) -> dict[str, str]:
-    role = await create_role(f"role of {email}", permissions, scope)
-    user = await create_user(email, email.split("@")[0], PASSWORD, team_id, [role.id])
-    return await bearer_for_user(user.id)
+    role = await create_role(Scope.of_system(), f"role of {email}", permissions, scope)
+    user = await create_user(Scope.of_system(), email, email.split("@")[0], PASSWORD, team_id, [role["id"]])
+    return await bearer_for_user(user["id"])
 
 
 async def bearer_for_user(user_id: int) -> dict[str, str]:
-    from models.access import create_api_token
 
-    _, secret = await create_api_token(user_id, "tests")
+    _, secret = await create_api_token(Scope.of_system(), user_id, "tests")
     return {"authorization": f"Bearer {secret}"}
 
 
@@ -89,7 +89,7 @@ async def test_a_bad_or_revoked_token_is_401(clean_db, as_user):
     headers = await bearer_for("x@example.com", is_superuser=True)
     from models.access import ApiToken
 
-    await revoke_api_token((await ApiToken.get()).id)
+    await revoke_api_token(Scope.of_system(), (await ApiToken.get()).id)
     assert (await as_user(headers).post("/graphql", json={"query": "{ me { email } }"})).status_code == 401
 
 
@@ -159,14 +159,14 @@ def _gid(pk: int) -> str:
 
 
 async def test_teams_see_only_their_customers_through_every_path(clean_db, as_user):
-    east, west = await create_team("East"), await create_team("West")
-    east_http = as_user(await staff("e@example.com", ["customer.read", "customer.create", "customer.update"], "TEAM", east.id))
-    west_http = as_user(await staff("w@example.com", ["customer.read", "customer.create", "customer.update"], "TEAM", west.id))
+    east, west = await create_team(Scope.of_system(), "East"), await create_team(Scope.of_system(), "West")
+    east_http = as_user(await staff("e@example.com", ["customer.read", "customer.create", "customer.update"], "TEAM", east["id"]))
+    west_http = as_user(await staff("w@example.com", ["customer.read", "customer.create", "customer.update"], "TEAM", west["id"]))
 
     e1 = (await ask(east_http, CREATE, {"input": {"name": "east one"}}))["data"]["createCustomer"]["customer"]["id"]
     w1 = (await ask(west_http, CREATE, {"input": {"name": "west one"}}))["data"]["createCustomer"]["customer"]["id"]
     stored = await Customer.get(name="east one")
-    assert stored.team_id == east.id and stored.owner_id is not None
+    assert stored.team_id == east["id"] and stored.owner_id is not None
 
     # A referral and a link across the teams, made by someone who sees both.
     admin = as_user(await bearer_for("root@example.com", is_superuser=True))
