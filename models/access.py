@@ -23,6 +23,7 @@ from tortoise.transactions import in_transaction
 from models.audit import record
 from models.passwords import MAX_LENGTH, hash_password, verify_password
 from models.permissions import PERMISSIONS, DataScope
+from models.throttle import sign_ins
 
 __all__ = [
     "LOCK_AFTER",
@@ -156,8 +157,14 @@ async def authenticate(email: str, password: str, client_ip: str | None = None) 
     """The viewer for a right email and password; None for anything else, alike in answer and time.
 
     Five failures lock the account for 15 minutes. An unknown email is checked against a
-    dummy hash so that it takes as long as a known one.
+    dummy hash so that it takes as long as a known one. Too many attempts from one address,
+    or too many at once, are refused (RATE_LIMITED) before any hashing.
     """
+    async with sign_ins.attempt(client_ip):
+        return await _check(email, password, client_ip)
+
+
+async def _check(email: str, password: str, client_ip: str | None) -> Viewer | None:
     global _DUMMY_HASH
     address = (email or "").strip().lower()[:254]
     password = (password or "")[:MAX_LENGTH * 8]

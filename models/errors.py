@@ -18,6 +18,7 @@ class ErrorCode(str, Enum):
     SELF_LINK = "self_link"
     FORBIDDEN = "forbidden"
     IN_USE = "in_use"
+    RATE_LIMITED = "rate_limited"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from models import db
 from models.access import User
 from models.db import tortoise_config
 from models.scope import Scope
+from models.throttle import sign_ins
 from models.tokens import create_api_token
 from server.app import create_app
 from server.settings import Settings
@@ -128,6 +129,12 @@ async def _empty_audit_log(connection) -> None:
     await connection.execute_script("DELETE FROM audit_event")
     for trigger in triggers:
         await connection.execute_script(trigger["sql"])
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_throttle() -> None:
+    """Every test starts with no sign-in attempts counted against its (shared) client address."""
+    sign_ins.reset()
 
 
 @pytest.fixture
