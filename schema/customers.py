@@ -45,7 +45,7 @@ class Customer(Node):
     source: Source = strawberry.field(description="The channel the customer first came through.")
     custom_fields: JSON = strawberry.field(description="The business's own fields: a flat JSON object.")
     notes: str = strawberry.field(description="Free-text notes.")
-    referred_at: datetime | None = strawberry.field(description="When the current referrer was recorded.")
+    recorded_referred_at: strawberry.Private[datetime | None]
     created_at: datetime = strawberry.field(description="When the customer was created.")
     updated_at: datetime = strawberry.field(description="When the customer was last changed.")
 
@@ -64,7 +64,7 @@ class Customer(Node):
             source=Source(row["source"]),
             custom_fields=row["custom_fields"],
             notes=row["notes"],
-            referred_at=row["referred_at"],
+            recorded_referred_at=row["referred_at"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
@@ -76,6 +76,13 @@ class Customer(Node):
     @strawberry.field(description="Who referred this customer; null when nobody did or they are not visible.")
     async def referrer(self, info: Info) -> Customer | None:
         return None if self.referrer_pk is None else await load_customer(info, self.referrer_pk)
+
+    @strawberry.field(
+        description="When the current referrer was recorded; null when there is none or they are not visible."
+    )
+    async def referred_at(self, info: Info) -> datetime | None:
+        # Even the time would tell that an invisible customer referred this one.
+        return self.recorded_referred_at if await self.referrer(info) is not None else None
 
     @strawberry.field(description="Customers this customer referred directly, most recently referred first.")
     async def referrals(

@@ -190,8 +190,10 @@ async def test_teams_see_only_their_customers_through_every_path(clean_db, as_us
         "referralStats": {"directCount": 0, "downstreamCount": 0},
         "links": {"totalCount": 0},
     }
-    west_referrer = (await ask(west_http, "query($id: ID!) { customer(id: $id) { referrer { name } } }", {"id": w1}))["data"]
-    assert west_referrer == {"customer": {"referrer": None}}
+    west_referrer = (await ask(west_http, "query($id: ID!) { customer(id: $id) { referrer { name } referredAt } }", {"id": w1}))["data"]
+    assert west_referrer == {"customer": {"referrer": None, "referredAt": None}}
+    seen_by_admin = (await ask(admin, "query($id: ID!) { customer(id: $id) { referredAt } }", {"id": w1}))["data"]
+    assert seen_by_admin["customer"]["referredAt"] is not None
     # Guessing the other team's id in a write reveals nothing either.
     poke = await ask(west_http, "mutation($id: ID!) { updateCustomer(input: {id: $id, name: \"x\"}) { errors { code } } }", {"id": e1})
     assert poke["data"]["updateCustomer"]["errors"] == [{"code": "NOT_FOUND"}]
