@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install assets run test lint schema clean
+.PHONY: install assets run test bench lint schema clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kehu needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -27,6 +27,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# kehu against the raw-SQL floor on PostgreSQL; KEHU_BENCH_SCALE=1 is 100,000 customers.
+bench: install
+	$(BIN)/python -m tests.bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
