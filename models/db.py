@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tortoise import Tortoise, connections
 
-__all__ = ["MODEL_MODULES", "SSL_MODES", "close", "connection", "dialect", "init", "tortoise_config"]
+__all__ = ["MODEL_MODULES", "SSL_MODES", "close", "connection", "dialect", "init", "tortoise_config", "unavailable"]
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 MODEL_MODULES = [
@@ -78,6 +78,40 @@ async def init(url: str, pool_size: int = 20) -> None:
 
 async def close() -> None:
     await Tortoise.close_connections()
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) means the database cannot be reached right now.
+
+    asyncpg reports this in several ways, not all of them PostgreSQL error classes: a refused
+    or reset connection (OSError), "cannot connect now" while the server starts, a connection
+    that no longer exists, an administrator's shutdown, the pool's reset failing on release
+    (InternalClientError), or a timed-out acquire. SQLite's "database is locked" is the same
+    thing for a file: try again shortly.
+    """
+    import sqlite3
+
+    import asyncpg
+    from tortoise.exceptions import DBConnectionError
+
+    transient = (
+        OSError, TimeoutError, DBConnectionError,
+        asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError,
+        asyncpg.InternalClientError, asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError,
+        asyncpg.CrashShutdownError, asyncpg.TooManyConnectionsError,
+    )
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, transient):
+            return True
+        if isinstance(current, sqlite3.OperationalError) and "locked" in str(current):
+            return True
+        # Tortoise wraps driver errors as OperationalError(original), sometimes without chaining.
+        wrapped = next((arg for arg in current.args if isinstance(arg, BaseException)), None)
+        current = current.__cause__ or wrapped or current.__context__
+    return False
 
 
 def connection():

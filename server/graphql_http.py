@@ -24,6 +24,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from models import db
 from models.scope import Scope
 from models.tokens import viewer_for_token
 from schema.context import Context
@@ -49,6 +50,10 @@ class RequestError(Exception):
         self.message = message
         self.headers = headers or {}
         self.code = code
+
+
+def _unavailable() -> RequestError:
+    return RequestError(503, "The database is unavailable; retry shortly.", {"retry-after": "1"}, "UNAVAILABLE")
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,13 @@ class GraphQLEndpoint:
         if not _REQUEST_ID.match(request_id):
             request_id = uuid.uuid4().hex
         try:
-            response = await self._handle(request, request_id)
+            try:
+                response = await self._handle(request, request_id)
+            except Exception as error:
+                if not db.unavailable(error):
+                    raise
+                log.warning("database unavailable (request %s): %s", request_id, error.__class__.__name__)
+                raise _unavailable() from None
         except RequestError as error:
             response = Response(
                 json.dumps({"errors": [{"message": error.message, "extensions": {"code": error.code}}]}),
@@ -220,6 +231,9 @@ class GraphQLEndpoint:
             raise RequestError(400, "Name the operation to run with `operationName`.") from None
         except MissingQueryError:
             raise RequestError(400, "The request has no `query` string.") from None
+        for error in result.errors or ():
+            if error.original_error is not None and db.unavailable(error.original_error):
+                raise error.original_error
         return self._status(result, media), self._body_of(result, request_id)
 
     @staticmethod

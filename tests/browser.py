@@ -106,12 +106,15 @@ def _wait_until_healthy(server: LiveServer, timeout: float) -> None:
 
 
 @contextlib.contextmanager
-def live_server(directory: Path, env: dict[str, str] | None = None, timeout: float = 30) -> Iterator[LiveServer]:
-    """Migrate a fresh SQLite database in ``directory``, serve it, stop the server after."""
+def live_server(
+    directory: Path, env: dict[str, str] | None = None, timeout: float = 30, migrate: bool = True
+) -> Iterator[LiveServer]:
+    """Migrate a fresh SQLite database in ``directory`` (or the ``env``'s), serve it, stop the server after."""
     env = {**os.environ, "KEHU_DATABASE_URL": f"sqlite://{directory / 't.sqlite3'}", **(env or {})}
-    migrated = subprocess.run([KEHU, "migrate"], env=env, capture_output=True, text=True, timeout=120)
-    if migrated.returncode != 0:
-        raise RuntimeError(f"kehu migrate failed:\n{migrated.stdout}{migrated.stderr}")
+    if migrate:
+        migrated = subprocess.run([KEHU, "migrate"], env=env, capture_output=True, text=True, timeout=120)
+        if migrated.returncode != 0:
+            raise RuntimeError(f"kehu migrate failed:\n{migrated.stdout}{migrated.stderr}")
     port = free_port()
     log_path = directory / "serve.log"
     with log_path.open("wb") as log:
