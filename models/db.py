@@ -18,6 +18,7 @@ MODEL_MODULES = [
     "models.orders",
     "models.access",
     "models.audit",
+    "models.idempotency",
 ]
 
 

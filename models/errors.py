@@ -19,6 +19,7 @@ class ErrorCode(str, Enum):
     FORBIDDEN = "forbidden"
     IN_USE = "in_use"
     RATE_LIMITED = "rate_limited"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
 
 
 @dataclass(frozen=True)

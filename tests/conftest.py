@@ -33,7 +33,7 @@ from server.settings import Settings
 POSTGRES_URL = os.environ.get("KEHU_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 TABLES = (
     "customer_link", "customer_tag", "interaction", "orders", "customer",
-    "admin_session", "api_token", "user_role", "staff_user", "role", "team",
+    "idempotency_key", "admin_session", "api_token", "user_role", "staff_user", "role", "team",
 )
 
 

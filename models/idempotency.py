@@ -1,0 +1,121 @@
+"""Idempotency keys: a retried write returns its first result and writes nothing again.
+
+Mobile clients retry on flaky networks. A write that carries a key runs in one transaction
+with the key's row, so the two commit together: a replay finds the row and gets the stored
+result back; the same key with different input is refused (IDEMPOTENCY_KEY_REUSED). A
+replay that races the first attempt waits on the key's unique index and then sees its
+result. Keys are per user and kept for ``KEEP`` (at least 24 hours); a write that failed
+stores nothing, so its retry runs afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from tortoise import fields
+from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from models.errors import DomainError, ErrorCode
+from models.scope import Scope
+from models.validation import clean_text
+
+__all__ = ["KEEP", "IdempotencyKey", "once", "sweep"]
+
+KEEP = timedelta(hours=48)
+_SWEEP_ODDS = 200  # one write in this many also clears expired keys
+
+
+class IdempotencyKey(Model):
+    id = fields.BigIntField(primary_key=True)
+    user = fields.ForeignKeyField("models.User", related_name="idempotency_keys", on_delete=fields.CASCADE)
+    key = fields.CharField(max_length=100)
+    operation = fields.CharField(max_length=50)
+    fingerprint = fields.CharField(max_length=64)
+    result = fields.JSONField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        table = "idempotency_key"
+        unique_together = (("user", "key"),)
+
+
+def _tagged(value: Any) -> Any:
+    """A result as JSON that ``_untagged`` turns back into the same Python values."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, dict):
+        return {"$dict": [[k, _tagged(v)] for k, v in value.items()]}
+    if isinstance(value, list | tuple):
+        return [_tagged(v) for v in value]
+    return value
+
+
+def _untagged(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_untagged(v) for v in value]
+    if isinstance(value, dict):
+        (tag, inner), = value.items()
+        if tag == "$datetime":
+            return datetime.fromisoformat(inner)
+        if tag == "$date":
+            return date.fromisoformat(inner)
+        if tag == "$decimal":
+            return Decimal(inner)
+        return {k: _untagged(v) for k, v in inner}
+    return value
+
+
+def _fingerprint(operation: str, data: Any) -> str:
+    canonical = json.dumps([operation, _tagged(data)], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def once(
+    scope: Scope, key: str | None, operation: str, data: Any, run: Callable[[], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    """``run()`` at most once per (caller, ``key``); ``data`` is the input the key stands for."""
+    if key is None or scope.viewer is None:
+        return await run()
+    key = clean_text(key, "idempotencyKey", max_length=100, required=True)
+    fingerprint = _fingerprint(operation, data)
+    user_id = scope.viewer.user_id
+    async with in_transaction() as connection:
+        try:
+            async with in_transaction():  # a savepoint: a taken key must not end the transaction
+                claim = await IdempotencyKey.create(
+                    user_id=user_id, key=key, operation=operation, fingerprint=fingerprint, using_db=connection
+                )
+        except IntegrityError:
+            # Taken: by an attempt that committed (a concurrent one is waited for by the index).
+            first = await IdempotencyKey.get(user_id=user_id, key=key).using_db(connection)
+            if first.operation != operation or first.fingerprint != fingerprint:
+                raise DomainError.single(
+                    "idempotencyKey", "this key was used for a different request; use a new key.",
+                    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                ) from None
+            return _untagged(first.result)
+        result = await run()
+        await IdempotencyKey.filter(id=claim.id).using_db(connection).update(result=_tagged(result))
+    if random.randrange(_SWEEP_ODDS) == 0:
+        await sweep()
+    return result
+
+
+async def sweep(now: datetime | None = None) -> int:
+    """Forget keys older than ``KEEP``; how many went."""
+    return await IdempotencyKey.filter(created_at__lt=(now or datetime.now(UTC)) - KEEP).delete()

@@ -1,0 +1,81 @@
+"""Idempotency keys in the domain: a replay returns the first result and writes nothing again."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from models.access import User, viewer_of
+from models.customers import Customer, create_customer
+from models.errors import DomainError, ErrorCode
+from models.idempotency import IdempotencyKey, once, sweep
+from models.interactions import Interaction, log_interaction
+from models.scope import Scope
+
+
+@pytest.fixture
+async def scope(clean_db) -> Scope:
+    user = await User.create(email="mobile@example.com", display_name="M", password_hash="!", is_superuser=True)
+    return await Scope.for_viewer(await viewer_of(user))
+
+
+async def _log(scope: Scope, customer_id: int, summary: str, key: str | None):
+    data = {"kind": "call", "direction": "outbound", "summary": summary}
+    return await once(scope, key, "logInteraction", [customer_id, data], lambda: log_interaction(scope, customer_id, data))
+
+
+async def test_a_replay_returns_the_first_result_and_writes_nothing(scope):
+    customer = await create_customer(scope, {"name": "张伟"})
+    first = await _log(scope, customer["id"], "called back", "retry-1")
+    again = await _log(scope, customer["id"], "called back", "retry-1")
+    assert again == first
+    assert isinstance(again["occurred_at"], datetime)
+    assert await Interaction.filter(customer_id=customer["id"]).count() == 1
+    assert await IdempotencyKey.filter(key="retry-1").count() == 1
+
+    other = await _log(scope, customer["id"], "called back", "retry-2")  # a new key is a new write
+    assert other["id"] != first["id"]
+    assert await Interaction.filter(customer_id=customer["id"]).count() == 2
+
+
+async def test_the_same_key_with_other_input_is_refused(scope):
+    customer = await create_customer(scope, {"name": "张伟"})
+    await _log(scope, customer["id"], "called back", "k")
+    with pytest.raises(DomainError) as refused:
+        await _log(scope, customer["id"], "something else", "k")
+    assert refused.value.errors[0].code is ErrorCode.IDEMPOTENCY_KEY_REUSED
+    assert refused.value.errors[0].field == "idempotencyKey"
+    assert await Interaction.filter(customer_id=customer["id"]).count() == 1
+
+
+async def test_a_failed_write_keeps_no_key_so_its_retry_runs(scope):
+    data = {"name": "李娜", "phone": "not a phone"}
+    for _ in range(2):
+        with pytest.raises(DomainError):
+            await once(scope, "create-1", "createCustomer", data, lambda: create_customer(scope, data))
+    assert await IdempotencyKey.all().count() == 0
+    fixed = {"name": "李娜", "phone": "13812345678"}
+    with pytest.raises(DomainError) as reused:  # nothing was stored, but the key stands for its input once used
+        await once(scope, "create-1", "createCustomer", fixed, lambda: create_customer(scope, fixed))
+        await once(scope, "create-1", "createCustomer", data, lambda: create_customer(scope, data))
+    assert reused.value.errors[0].code is ErrorCode.IDEMPOTENCY_KEY_REUSED
+    assert await Customer.filter(name="李娜").count() == 1
+
+
+async def test_concurrent_replays_write_once(scope):
+    customer = await create_customer(scope, {"name": "王芳"})
+    results = await asyncio.gather(*(_log(scope, customer["id"], "flaky network", "burst") for _ in range(5)))
+    assert len({r["id"] for r in results}) == 1
+    assert await Interaction.filter(customer_id=customer["id"]).count() == 1
+
+
+async def test_keys_are_kept_two_days_then_swept(scope):
+    customer = await create_customer(scope, {"name": "赵敏"})
+    await _log(scope, customer["id"], "x", "old")
+    await _log(scope, customer["id"], "y", "new")
+    assert await sweep(datetime.now(UTC) + timedelta(hours=24)) == 0
+    await IdempotencyKey.filter(key="old").update(created_at=datetime.now(UTC) - timedelta(hours=49))
+    assert await sweep() == 1
+    assert await IdempotencyKey.filter(key="new").exists()
