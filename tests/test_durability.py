@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import subprocess
+import time
+
+import asyncpg
 import httpx
 import pytest
 
-from tests.browser import free_port, live_server
+from tests.browser import KEHU, free_port, live_server
+from tests.pg_instance import pg_instance, remove
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +44,99 @@ def test_health_says_alive_and_readiness_says_not_ready(server_without_database)
     assert httpx.get(server_without_database.url("/healthz")).status_code == 200
     ready = httpx.get(server_without_database.url("/readyz"))
     assert ready.status_code == 503 and ready.headers["retry-after"]
+
+
+@pytest.fixture(scope="module")
+def private_pg():
+    instance = pg_instance()
+    yield instance
+    remove(instance)
+
+
+@pytest.fixture(scope="module")
+def server_on_private_pg(private_pg, tmp_path_factory):
+    env = {"KEHU_DATABASE_URL": private_pg.url, "KEHU_DB_POOL_SIZE": "5"}
+    with live_server(tmp_path_factory.mktemp("pg"), env) as server:
+        made = subprocess.run(
+            [str(KEHU), "createadmin", "--email", "ops@example.com", "--password", PASSWORD],
+            env=server.env, capture_output=True, text=True, timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        login = httpx.post(server.url("/graphql"), json={"query": LOGIN}, timeout=30).json()
+        server.env["TOKEN"] = login["data"]["login"]["token"]
+        yield server
+
+
+PASSWORD = "durable passphrase for tests"
+LOGIN = f'mutation {{ login(input: {{email: "ops@example.com", password: "{PASSWORD}"}}) {{ token }} }}'
+CREATE = "mutation($name: String!) { createCustomer(input: {name: $name}) { customer { id } errors { code } } }"
+
+
+async def _terminate_connections(url: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+    finally:
+        await connection.close()
+
+
+async def test_no_acknowledged_write_is_lost_when_postgres_restarts_or_drops_connections(server_on_private_pg, private_pg):
+    server = server_on_private_pg
+    headers = {"authorization": f"Bearer {server.env['TOKEN']}"}
+    acknowledged: list[tuple[float, str]] = []
+    statuses: dict[int, int] = {}
+    stop = asyncio.Event()
+
+    async def writer(n: int) -> None:
+        async with httpx.AsyncClient(base_url=server.base_url, headers=headers, timeout=10) as http:
+            for i in itertools.count():
+                if stop.is_set():
+                    return
+                name = f"w{n}-{i}"
+                try:
+                    response = await http.post("/graphql", json={"query": CREATE, "variables": {"name": name}})
+                except httpx.TransportError:
+                    continue
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                if response.status_code == 200 and response.json()["data"]["createCustomer"]["customer"]:
+                    acknowledged.append((time.monotonic(), name))
+                elif response.status_code == 503:
+                    await asyncio.sleep(0.05)
+
+    async def back_within(seconds: float, since: float) -> float:
+        deadline = since + seconds
+        while time.monotonic() < deadline + 2:
+            if any(at > since for at, _ in acknowledged):
+                return min(at for at, _ in acknowledged if at > since) - since
+            await asyncio.sleep(0.02)
+        return float("inf")
+
+    writers = [asyncio.create_task(writer(n)) for n in range(6)]
+    try:
+        await asyncio.sleep(1)
+        recoveries = {}
+        for disruption in ("terminate", "fast", "immediate"):
+            if disruption == "terminate":
+                await _terminate_connections(private_pg.url)
+            else:
+                await asyncio.to_thread(private_pg.restart, disruption)
+            accepting = time.monotonic()  # pg_ctl -w returns once the server accepts connections
+            recoveries[disruption] = await back_within(1.0, accepting)
+            await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await asyncio.gather(*writers)
+
+    assert 500 not in statuses, statuses
+    assert all(seconds <= 1.0 for seconds in recoveries.values()), recoveries
+    names = [name for _, name in acknowledged]
+    connection = await asyncpg.connect(private_pg.url)
+    try:
+        rows = await connection.fetch("SELECT name, COUNT(*) AS n FROM customer WHERE name = ANY($1) GROUP BY name", names)
+    finally:
+        await connection.close()
+    stored = {row["name"]: row["n"] for row in rows}
+    assert len(names) > 50
+    assert all(stored.get(name) == 1 for name in names), [n for n in names if stored.get(n) != 1][:10]
