@@ -1,9 +1,10 @@
-"""When the database is away: 503 with Retry-After and code UNAVAILABLE, never a 500 or driver text."""
+"""Durability: 503 while the database is away, nothing acknowledged lost to restarts, dropped connections or kill -9."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
 import subprocess
 import time
 
@@ -140,3 +141,39 @@ async def test_no_acknowledged_write_is_lost_when_postgres_restarts_or_drops_con
     stored = {row["name"]: row["n"] for row in rows}
     assert len(names) > 50
     assert all(stored.get(name) == 1 for name in names), [n for n in names if stored.get(n) != 1][:10]
+
+
+async def test_a_killed_server_on_sqlite_loses_no_acknowledged_write(tmp_path):
+    with live_server(tmp_path) as server:
+        made = subprocess.run(
+            [str(KEHU), "createadmin", "--email", "ops@example.com", "--password", PASSWORD],
+            env=server.env, capture_output=True, text=True, timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        token = httpx.post(server.url("/graphql"), json={"query": LOGIN}, timeout=30).json()["data"]["login"]["token"]
+        acknowledged: list[str] = []
+
+        async def writer(n: int) -> None:
+            async with httpx.AsyncClient(base_url=server.base_url, headers={"authorization": f"Bearer {token}"}) as http:
+                for i in itertools.count():
+                    try:
+                        response = await http.post("/graphql", json={"query": CREATE, "variables": {"name": f"k{n}-{i}"}})
+                    except httpx.TransportError:
+                        return  # the server is gone
+                    if response.status_code == 200 and response.json()["data"]["createCustomer"]["customer"]:
+                        acknowledged.append(f"k{n}-{i}")
+
+        writers = [asyncio.create_task(writer(n)) for n in range(4)]
+        await asyncio.sleep(1.5)
+        server.process.kill()  # SIGKILL: no shutdown, no checkpoint
+        await asyncio.gather(*writers)
+
+    database = tmp_path / "t.sqlite3"
+    connection = sqlite3.connect(database)
+    try:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        counts = dict(connection.execute("SELECT name, COUNT(*) FROM customer GROUP BY name").fetchall())
+    finally:
+        connection.close()
+    assert len(acknowledged) > 20
+    assert all(counts.get(name) == 1 for name in acknowledged), [n for n in acknowledged if counts.get(n) != 1][:10]
