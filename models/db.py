@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tortoise import Tortoise, connections
+from tortoise.backends.asyncpg.client import AsyncpgDBClient
 
 __all__ = ["MODEL_MODULES", "SSL_MODES", "close", "connection", "dialect", "init", "tortoise_config", "unavailable"]
 
@@ -22,7 +23,36 @@ MODEL_MODULES = [
 ]
 
 
-def _credentials(url: str, pool_size: int) -> tuple[str, dict[str, Any]]:
+class _TimedPool:
+    """asyncpg's pool with a bound on the wait for a free connection (asyncpg has none by default)."""
+
+    def __init__(self, pool, timeout: float) -> None:
+        self._pool = pool
+        self._timeout = timeout
+
+    def acquire(self):
+        return self._pool.acquire(timeout=self._timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+
+class PostgresClient(AsyncpgDBClient):
+    """Tortoise's asyncpg client, its pool waits bounded: a request that cannot get a
+    connection in time fails (as UNAVAILABLE) instead of queueing without end."""
+
+    def __init__(self, acquire_timeout: float = 5.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.acquire_timeout = acquire_timeout
+
+    async def create_pool(self, **kwargs: Any):
+        return _TimedPool(await super().create_pool(**kwargs), self.acquire_timeout)
+
+
+client_class = PostgresClient  # this module is the engine Tortoise loads for PostgreSQL
+
+
+def _credentials(url: str, pool_size: int, statement_timeout_ms: int, acquire_timeout: float) -> tuple[str, dict[str, Any]]:
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         path = unquote(url[len("sqlite://"):])
@@ -44,7 +74,7 @@ def _credentials(url: str, pool_size: int) -> tuple[str, dict[str, Any]]:
         if options["sslmode"] not in SSL_MODES:
             raise ValueError(f"sslmode must be one of {', '.join(SSL_MODES)}")
         options = {"ssl": options["sslmode"]}
-    return "tortoise.backends.asyncpg", {
+    return "models.db", {
         "host": parts.hostname or "127.0.0.1",
         "port": parts.port or 5432,
         "user": unquote(parts.username or "postgres"),
@@ -52,12 +82,21 @@ def _credentials(url: str, pool_size: int) -> tuple[str, dict[str, Any]]:
         "database": parts.path.lstrip("/") or "postgres",
         "minsize": 1,
         "maxsize": pool_size,
+        "acquire_timeout": acquire_timeout,
+        "server_settings": {
+            "application_name": "kehu",
+            "statement_timeout": str(statement_timeout_ms),
+            # A transaction left open (a bug, a stalled client) must not hold locks for ever.
+            "idle_in_transaction_session_timeout": str(max(statement_timeout_ms * 4, 60_000)),
+        },
         **options,
     }
 
 
-def tortoise_config(url: str, pool_size: int = 20) -> dict[str, Any]:
-    engine, credentials = _credentials(url, pool_size)
+def tortoise_config(
+    url: str, pool_size: int = 20, statement_timeout_ms: int = 15_000, acquire_timeout: float = 5.0
+) -> dict[str, Any]:
+    engine, credentials = _credentials(url, pool_size, statement_timeout_ms, acquire_timeout)
     return {
         "connections": {"default": {"engine": engine, "credentials": credentials}},
         "apps": {
@@ -72,9 +111,10 @@ def tortoise_config(url: str, pool_size: int = 20) -> dict[str, Any]:
     }
 
 
-async def init(url: str, pool_size: int = 20) -> None:
+async def init(url: str, pool_size: int = 20, statement_timeout_ms: int = 15_000, acquire_timeout: float = 5.0) -> None:
     # Global fallback: requests run in tasks that did not inherit the lifespan's context.
-    await Tortoise.init(config=tortoise_config(url, pool_size), _enable_global_fallback=True)
+    config = tortoise_config(url, pool_size, statement_timeout_ms, acquire_timeout)
+    await Tortoise.init(config=config, _enable_global_fallback=True)
 
 
 async def close() -> None:
@@ -100,6 +140,7 @@ def unavailable(error: BaseException) -> bool:
         asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError,
         asyncpg.InternalClientError, asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError,
         asyncpg.CrashShutdownError, asyncpg.TooManyConnectionsError,
+        asyncpg.QueryCanceledError,  # the statement timeout: the database is too busy to answer in time
     )
     seen: set[int] = set()
     current: BaseException | None = error

@@ -12,7 +12,10 @@ import asyncpg
 import httpx
 import pytest
 
+from models import db
+from models.db import PostgresClient, tortoise_config
 from tests.browser import KEHU, free_port, live_server
+from tests.conftest import _drop_postgres_database, _postgres_or_skip
 from tests.pg_instance import pg_instance, remove
 
 
@@ -177,3 +180,29 @@ async def test_a_killed_server_on_sqlite_loses_no_acknowledged_write(tmp_path):
         connection.close()
     assert len(acknowledged) > 20
     assert all(counts.get(name) == 1 for name in acknowledged), [n for n in acknowledged if counts.get(n) != 1][:10]
+
+
+@pytest.fixture
+async def tight_postgres():
+    """A client of kehu's own engine on the test server: one connection, short timeouts."""
+    url = await asyncio.to_thread(_postgres_or_skip)
+    _, credentials = tortoise_config(url, pool_size=1, statement_timeout_ms=200, acquire_timeout=0.3)["connections"]["default"].values()
+    client = PostgresClient(connection_name="tight", **credentials)
+    yield client
+    await client.close()
+    await _drop_postgres_database(url)
+
+
+async def test_a_slow_statement_and_a_full_pool_fail_fast_as_unavailable(tight_postgres):
+    with pytest.raises(Exception) as slow:
+        await tight_postgres.execute_query("SELECT pg_sleep(2)")
+    assert db.unavailable(slow.value)
+
+    async with tight_postgres.acquire_connection():
+        started = time.monotonic()
+        with pytest.raises(Exception) as waiting:
+            async with tight_postgres.acquire_connection():
+                pass
+        assert time.monotonic() - started < 2
+    assert db.unavailable(waiting.value)
+    assert (await tight_postgres.execute_query_dict("SELECT current_setting('application_name') AS name"))[0]["name"] == "kehu"
