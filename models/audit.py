@@ -26,7 +26,7 @@ from models.validation import clean_text, clean_utc
 if TYPE_CHECKING:
     from models.scope import Scope
 
-__all__ = ["ENTITY_TYPES", "AuditEvent", "AuditFilter", "audit_events_by_ids", "diff", "list_audit_events", "record"]
+__all__ = ["ENTITY_TYPES", "AuditEvent", "AuditFilter", "audit_events_by_ids", "count_audit_events", "diff", "list_audit_events", "record"]
 
 _SECRET_FIELDS = frozenset({"password", "password_hash", "token_hash", "key_hash"})
 ENTITY_TYPES = (
@@ -158,6 +158,13 @@ async def list_audit_events(scope: Scope, filter: AuditFilter, args: PageArgs) -
         f"ORDER BY {args.order_by(_KEY, 'e')} LIMIT {args.size + 1}"
     )
     return Page.from_rows(await fetch(sql, q, AuditEvent), args, _KEY)
+
+
+async def count_audit_events(scope: Scope, filter: AuditFilter) -> int:
+    scope.require("audit.read")
+    q = Query()
+    rows = await fetch(f"SELECT COUNT(*) AS n FROM audit_event e WHERE {' AND '.join(['1 = 1', *filter.where(q)])}", q)
+    return rows[0]["n"]
 
 
 async def audit_events_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any]]:

@@ -29,6 +29,9 @@ from models.validation import clean_all, clean_choice, clean_email, clean_text
 __all__ = [
     "UserFilter",
     "all_teams",
+    "count_roles",
+    "count_teams",
+    "count_users",
     "create_role",
     "create_team",
     "create_user",
@@ -37,6 +40,7 @@ __all__ = [
     "list_roles",
     "list_teams",
     "list_users",
+    "permission_codes",
     "reactivate_user",
     "reset_password",
     "role_ids_by_user",
@@ -76,6 +80,11 @@ async def _page(scope: Scope, table: str, alias: str, columns: str, key: SortKey
     return Page.from_rows(await fetch(sql, q, model), args, key)
 
 
+async def _count(table: str, alias: str, conditions: list[str], q: Query) -> int:
+    rows = await fetch(f"SELECT COUNT(*) AS n FROM {table} {alias} WHERE {' AND '.join(['1 = 1', *conditions])}", q)
+    return rows[0]["n"]
+
+
 async def _by_ids(table: str, alias: str, columns: str, ids: list[int], model) -> dict[int, dict[str, Any]]:
     if not ids:
         return {}
@@ -84,12 +93,23 @@ async def _by_ids(table: str, alias: str, columns: str, ids: list[int], model) -
     return {row["id"]: row for row in rows}
 
 
+def permission_codes(scope: Scope) -> dict[str, str]:
+    """Every permission code with what it allows: what a role can be given."""
+    _read_teams_and_roles(scope)
+    return PERMISSIONS
+
+
 # Teams
 
 
 async def list_teams(scope: Scope, args: PageArgs) -> Page:
     _read_teams_and_roles(scope)
     return await _page(scope, "team", "t", _TEAM_COLUMNS, _BY_NAME["t"], [], Query(), args, Team)
+
+
+async def count_teams(scope: Scope) -> int:
+    _read_teams_and_roles(scope)
+    return await _count("team", "t", [], Query())
 
 
 async def all_teams(scope: Scope) -> list[dict[str, Any]]:
@@ -166,6 +186,11 @@ async def update_team(scope: Scope, team_id: int, changes: dict[str, Any]) -> di
 async def list_roles(scope: Scope, args: PageArgs) -> Page:
     _read_teams_and_roles(scope)
     return await _page(scope, "role", "r", _ROLE_COLUMNS, _BY_NAME["r"], [], Query(), args, Role)
+
+
+async def count_roles(scope: Scope) -> int:
+    _read_teams_and_roles(scope)
+    return await _count("role", "r", [], Query())
 
 
 async def roles_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -327,6 +352,12 @@ async def list_users(scope: Scope, filter: UserFilter, args: PageArgs) -> Page:
     scope.require("user.manage")
     q = Query()
     return await _page(scope, "staff_user", "u", _USER_COLUMNS, _BY_EMAIL, filter.where(q), q, args, User)
+
+
+async def count_users(scope: Scope, filter: UserFilter) -> int:
+    scope.require("user.manage")
+    q = Query()
+    return await _count("staff_user", "u", filter.where(q), q)
 
 
 async def users_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any]]:

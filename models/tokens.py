@@ -24,6 +24,7 @@ __all__ = [
     "LOGIN_TOKEN_LIFETIME",
     "MAX_LOGIN_TOKENS",
     "TOKEN_PREFIX",
+    "count_api_tokens",
     "create_api_token",
     "issue_login_token",
     "list_api_tokens",
@@ -114,20 +115,32 @@ async def revoke_api_token(scope: Scope, token_id: int) -> dict[str, Any]:
     return (await tokens_by_ids(Scope.of_system(), [token.id]))[token.id]
 
 
-async def list_api_tokens(scope: Scope, user_id: int | None, args: PageArgs, *, live_only: bool = False) -> Page:
-    """Tokens, newest first; of one user when ``user_id`` is given."""
-    scope.require("token.manage")
-    args = args.checked()
-    q = Query()
+def _conditions(q: Query, user_id: int | None, live_only: bool) -> list[str]:
     conditions = ["1 = 1"]
     if user_id is not None:
         conditions.append(f"t.user_id = {q.param(user_id)}")
     if live_only:
         conditions.append("t.revoked_at IS NULL")
+    return conditions
+
+
+async def list_api_tokens(scope: Scope, user_id: int | None, args: PageArgs, *, live_only: bool = False) -> Page:
+    """Tokens, newest first; of one user when ``user_id`` is given."""
+    scope.require("token.manage")
+    args = args.checked()
+    q = Query()
+    conditions = _conditions(q, user_id, live_only)
     if (keyset := args.keyset_condition(_KEY, q, "t")) is not None:
         conditions.append(keyset)
     sql = f"SELECT {_COLUMNS} FROM api_token t WHERE {' AND '.join(conditions)} ORDER BY {args.order_by(_KEY, 't')} LIMIT {args.size + 1}"
     return Page.from_rows(await fetch(sql, q, ApiToken), args, _KEY)
+
+
+async def count_api_tokens(scope: Scope, user_id: int | None, *, live_only: bool = False) -> int:
+    scope.require("token.manage")
+    q = Query()
+    rows = await fetch(f"SELECT COUNT(*) AS n FROM api_token t WHERE {' AND '.join(_conditions(q, user_id, live_only))}", q)
+    return rows[0]["n"]
 
 
 async def tokens_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any]]:

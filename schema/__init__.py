@@ -9,6 +9,7 @@ from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, Parser
 from strawberry.schema.config import StrawberryConfig
 
 from schema.access import AccessMutations, AccessQueries
+from schema.audit import AuditQueries
 from schema.customers import CustomerMutations, CustomerQueries
 from schema.graph import GraphMutations
 from schema.interactions import InteractionMutations
@@ -16,18 +17,23 @@ from schema.limits import QueryLimits
 from schema.nodes import NodeQueries
 from schema.orders import OrderMutations
 from schema.scalars import SCALAR_MAP
+from schema.staff import StaffMutations, StaffQueries
+from schema.tokens import TokenMutations, TokenQueries
 
 __all__ = ["build_schema"]
 
 
 
-@strawberry.type(description="Everything kehu answers: customers and the graph between them.")
-class Query(AccessQueries, NodeQueries, CustomerQueries):
+@strawberry.type(description="Everything kehu answers: customers and the graph between them, staff, tokens and the audit log.")
+class Query(AccessQueries, NodeQueries, CustomerQueries, StaffQueries, TokenQueries, AuditQueries):
     pass
 
 
 @strawberry.type(description="Every change: each takes one `input` and returns a payload with `errors`.")
-class Mutation(AccessMutations, CustomerMutations, GraphMutations, InteractionMutations, OrderMutations):
+class Mutation(
+    AccessMutations, CustomerMutations, GraphMutations, InteractionMutations, OrderMutations, StaffMutations,
+    TokenMutations,
+):
     pass
 
 

@@ -7,14 +7,19 @@ failures of a query (a malformed id, a ``first`` over 100) are top-level errors 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 import strawberry
 from graphql import GraphQLError
 
 from models.errors import DomainError, ErrorCode, FieldError
 from schema.ids import to_global_id
 
-__all__ = ["ClientError", "ErrorCode", "UserError", "bad_input", "user_errors"]
+__all__ = ["ClientError", "ErrorCode", "UserError", "bad_input", "or_bad_input", "user_errors"]
 
+
+T = TypeVar("T")
 
 strawberry.enum(ErrorCode, name="ErrorCode", description="Why a mutation refused its input.")
 
@@ -62,3 +67,11 @@ _TOP_LEVEL_CODES = {ErrorCode.NOT_FOUND: "NOT_FOUND", ErrorCode.FORBIDDEN: "FORB
 def bad_input(error: DomainError) -> ClientError:
     first = error.errors[0]
     return ClientError(str(error), code=_TOP_LEVEL_CODES.get(first.code, "BAD_USER_INPUT"), field=first.field)
+
+
+async def or_bad_input(awaitable: Awaitable[T]) -> T:
+    """A query's domain call; what the domain refuses becomes a top-level client error."""
+    try:
+        return await awaitable
+    except DomainError as error:
+        raise bad_input(error) from None

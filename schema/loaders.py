@@ -12,7 +12,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from models import customers, graph, interactions, orders
+from models import audit, customers, graph, interactions, orders, staff, tokens
 from models.scope import Scope
 
 __all__ = ["Loaders"]
@@ -120,3 +120,42 @@ class Loaders:
     @cached_property
     def order_summary(self) -> DataLoader:
         return _grouped(self._scoped(orders.order_summaries), lambda _: orders.OrderSummary())
+
+    @cached_property
+    def user(self) -> DataLoader:
+        return self._by_id(staff.users_by_ids)
+
+    @cached_property
+    def audit_actor(self) -> DataLoader:
+        """Actors of audit events: whoever may read the log may see who acted."""
+        async def load(ids: Sequence[int]) -> list[dict[str, Any] | None]:
+            if not self.scope.can("audit.read"):
+                return [None] * len(ids)
+            rows = await staff.users_by_ids(Scope.of_system(), list(ids))
+            return [rows.get(i) for i in ids]
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def role(self) -> DataLoader:
+        return self._by_id(staff.roles_by_ids)
+
+    @cached_property
+    def team(self) -> DataLoader:
+        return self._by_id(staff.teams_by_ids)
+
+    @cached_property
+    def role_ids(self) -> DataLoader:
+        return _grouped(staff.role_ids_by_user, lambda _: [])
+
+    @cached_property
+    def role_user_count(self) -> DataLoader:
+        return _grouped(staff.role_user_counts, lambda _: 0)
+
+    @cached_property
+    def api_token(self) -> DataLoader:
+        return self._by_id(tokens.tokens_by_ids)
+
+    @cached_property
+    def audit_event(self) -> DataLoader:
+        return self._by_id(audit.audit_events_by_ids)

@@ -10,6 +10,7 @@ import strawberry
 
 from models.errors import DomainError
 from models.pagination import MAX_PAGE_SIZE
+from schema.audit import AuditEvent
 from schema.context import Info
 from schema.customers import Customer
 from schema.errors import ClientError, bad_input
@@ -18,6 +19,8 @@ from schema.ids import from_global_id
 from schema.interactions import Interaction
 from schema.orders import Order
 from schema.relay import Node
+from schema.staff import Role, Team, User
+from schema.tokens import ApiToken
 
 __all__ = ["NodeQueries"]
 
@@ -27,6 +30,11 @@ _TYPES: dict[str, tuple[str, Callable[[dict[str, Any]], Node]]] = {
     "CustomerLink": ("link", CustomerLink.from_row),
     "Interaction": ("interaction", Interaction.from_row),
     "Order": ("order", Order.from_row),
+    "User": ("user", User.from_row),
+    "Role": ("role", Role.from_row),
+    "Team": ("team", Team.from_row),
+    "ApiToken": ("api_token", ApiToken.from_row),
+    "AuditEvent": ("audit_event", AuditEvent.from_row),
 }
 
 
