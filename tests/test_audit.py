@@ -1,0 +1,105 @@
+"""The audit log: every write leaves one event, personal values masked, secrets never; append-only."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from models import db
+from models.audit import AuditEvent
+from tests.conftest import bearer_for
+
+
+@pytest.fixture
+def started(gql) -> str:
+    """After the fixtures' own writes (the admin's token): what each test does comes after this."""
+    return datetime.now(UTC).isoformat()
+
+
+def _since(started: str):
+    return AuditEvent.filter(at__gte=datetime.fromisoformat(started)).order_by("id")
+
+
+EVENTS = """query($f: AuditEventFilterInput) { auditEvents(filter: $f, first: 50) {
+  totalCount edges { node { action entityType entityId changes clientIp actor { email } } } } }"""
+
+
+async def test_customer_writes_are_audited_with_personal_values_masked(gql, started):
+    created = await gql.data(
+        'mutation { createCustomer(input: {name: "张伟", phone: "13812345678", email: "zhang.wei@example.com"}) { customer { id } } }'
+    )
+    customer_id = created["createCustomer"]["customer"]["id"]
+    await gql.data('mutation($id: ID!) { updateCustomer(input: {id: $id, phone: "13987654321", notes: "VIP"}) { errors { code } } }', {"id": customer_id})
+    other = (await gql.data('mutation { createCustomer(input: {name: "李娜"}) { customer { id } } }'))["createCustomer"]["customer"]["id"]
+    await gql.data("mutation($c: ID!, $r: ID!) { setReferrer(input: {customerId: $c, referrerId: $r}) { errors { code } } }", {"c": other, "r": customer_id})
+    await gql.data("mutation($a: ID!, $b: ID!) { linkCustomers(input: {fromId: $a, toId: $b, kind: FRIEND}) { errors { code } } }", {"a": other, "b": customer_id})
+    await gql.data('mutation($c: ID!) { logInteraction(input: {customerId: $c, kind: CALL, direction: OUTBOUND, summary: "hi"}) { errors { code } } }', {"c": customer_id})
+    await gql.data('mutation($c: ID!) { recordOrder(input: {customerId: $c, amount: "12.50", currency: "CNY"}) { errors { code } } }', {"c": customer_id})
+    await gql.data("mutation($id: ID!) { deleteCustomer(input: {id: $id}) { errors { code } } }", {"id": other})
+
+    log = (await gql.data(EVENTS, {"f": {"entityId": customer_id}}))["auditEvents"]
+    actions = [e["node"]["action"] for e in log["edges"]]
+    assert actions == ["customer.update", "customer.create"]  # newest first
+    update, create = (e["node"] for e in log["edges"])
+    assert create["changes"]["phone"] == {"from": None, "to": "+86138****5678"}
+    assert create["changes"]["email"] == {"from": None, "to": "z***@example.com"}
+    assert update["changes"] == {"phone": {"from": "+86138****5678", "to": "+86139****4321"}, "notes": {"from": "", "to": "VIP"}}
+    assert update["actor"] == {"email": "admin@kehu.test"} and update["clientIp"] == "127.0.0.1"
+
+    every = [e["node"]["action"] for e in (await gql.data(EVENTS, {"f": {"since": started}}))["auditEvents"]["edges"]]
+    assert sorted(every) == sorted([
+        "customer.create", "customer.update", "customer.create", "customer.set_referrer", "customer_link.create",
+        "interaction.create", "order.create", "customer.delete",
+    ])
+    stored = json.dumps([e.changes for e in await AuditEvent.all()], ensure_ascii=False)
+    assert "13812345678" not in stored and "zhang.wei@" not in stored
+
+
+async def test_access_writes_are_audited_and_secrets_never_stored(gql, started):
+    role = (await gql.data('mutation { createRole(input: {name: "R", permissions: ["customer.read"], dataScope: OWN}) { role { id } } }'))["createRole"]["role"]
+    user = (await gql.data(
+        'mutation($r: ID!) { createUser(input: {email: "a@example.com", displayName: "A", password: "correct horse battery staple", roleIds: [$r]}) { user { id } } }',
+        {"r": role["id"]},
+    ))["createUser"]["user"]
+    token = (await gql.data('mutation($u: ID!) { createApiToken(input: {name: "shop", userId: $u}) { token apiToken { id } } }', {"u": user["id"]}))["createApiToken"]
+    await gql.data("mutation($id: ID!) { revokeApiToken(input: {id: $id}) { errors { code } } }", {"id": token["apiToken"]["id"]})
+
+    actions = sorted(e.action for e in await _since(started))
+    assert actions == ["api_token.create", "api_token.revoke", "role.create", "user.create"]
+    created = (await gql.data(EVENTS, {"f": {"entityId": user["id"]}}))["auditEvents"]["edges"][0]["node"]
+    assert created["changes"]["email"] == {"from": None, "to": "a***@example.com"}
+    assert "password_hash" not in created["changes"] and "password" not in created["changes"]
+    stored = json.dumps([e.changes for e in await AuditEvent.all()])
+    assert token["token"] not in stored and "argon2" not in stored
+
+
+async def test_a_refused_write_leaves_no_event(gql, started):
+    body = await gql('mutation { createCustomer(input: {name: "", phone: "12"}) { errors { code } } }')
+    assert body["data"]["createCustomer"]["errors"]
+    assert await _since(started).count() == 0
+
+
+async def test_the_log_filters_by_actor_action_and_time_and_needs_audit_read(gql, client):
+    await gql.data('mutation { createCustomer(input: {name: "A"}) { errors { code } } }')
+    admin = (await gql.data("{ auditEvents(first: 1) { edges { node { actor { id } } } } }"))["auditEvents"]["edges"][0]["node"]["actor"]["id"]
+    by_actor = await gql.data(EVENTS, {"f": {"actorId": admin, "action": "customer.create"}})
+    assert by_actor["auditEvents"]["totalCount"] == 1
+    future = await gql.data(EVENTS, {"f": {"since": "2999-01-01T00:00:00Z"}})
+    assert future["auditEvents"] == {"totalCount": 0, "edges": []}
+    past = await gql.data(EVENTS, {"f": {"until": "2000-01-01T00:00:00Z", "entityType": "customer"}})
+    assert past["auditEvents"]["totalCount"] == 0
+
+    reader = await bearer_for("reader@example.com")
+    refused = (await client.post("/graphql", json={"query": EVENTS}, headers=reader)).json()
+    assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize("statement", ["UPDATE audit_event SET action = 'x'", "DELETE FROM audit_event"])
+async def test_the_database_refuses_to_change_or_delete_events(gql, started, statement):
+    await gql.data('mutation { createCustomer(input: {name: "A"}) { errors { code } } }')
+    with pytest.raises(Exception, match="append-only"):
+        await db.connection().execute_script(statement)
+    assert [e.action for e in await _since(started)] == ["customer.create"]
+    assert await AuditEvent.all().count() == 2  # the admin's token, then the customer
