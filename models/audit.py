@@ -26,7 +26,7 @@ from models.validation import clean_text, clean_utc
 if TYPE_CHECKING:
     from models.scope import Scope
 
-__all__ = ["ENTITY_TYPES", "AuditEvent", "AuditFilter", "audit_events_by_ids", "count_audit_events", "diff", "list_audit_events", "record"]
+__all__ = ["ENTITY_TYPES", "AuditEvent", "AuditFilter", "actors", "audit_events_by_ids", "count_audit_events", "diff", "list_audit_events", "record"]
 
 _SECRET_FIELDS = frozenset({"password", "password_hash", "token_hash", "key_hash"})
 ENTITY_TYPES = (
@@ -118,6 +118,7 @@ class AuditFilter:
     """Narrows the audit log; every condition given must hold."""
 
     actor_user_id: int | None = None
+    actor_email: str | None = None
     entity_type: str | None = None
     entity_id: int | None = None
     action: str | None = None
@@ -128,6 +129,9 @@ class AuditFilter:
         conditions = []
         if self.actor_user_id is not None:
             conditions.append(f"e.actor_user_id = {q.param(self.actor_user_id)}")
+        if self.actor_email:
+            email = clean_text(self.actor_email, "actor", max_length=254).lower()
+            conditions.append(f"e.actor_user_id IN (SELECT id FROM staff_user WHERE email = {q.param(email)})")
         if self.entity_type:
             conditions.append(f"e.entity_type = {q.param(clean_text(self.entity_type, 'entityType', max_length=30))}")
         if self.entity_id is not None:
@@ -158,6 +162,16 @@ async def list_audit_events(scope: Scope, filter: AuditFilter, args: PageArgs) -
         f"ORDER BY {args.order_by(_KEY, 'e')} LIMIT {args.size + 1}"
     )
     return Page.from_rows(await fetch(sql, q, AuditEvent), args, _KEY)
+
+
+async def actors(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Who acted in events the caller may read: id, email and display name."""
+    scope.require("audit.read")
+    if not ids:
+        return {}
+    q = Query()
+    rows = await fetch(f"SELECT id, email, display_name FROM staff_user WHERE id IN {q.in_list(ids)}", q)
+    return {row["id"]: row for row in rows}
 
 
 async def count_audit_events(scope: Scope, filter: AuditFilter) -> int:

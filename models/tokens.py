@@ -30,6 +30,7 @@ __all__ = [
     "list_api_tokens",
     "revoke_api_token",
     "tokens_by_ids",
+    "user_id_for_email",
     "viewer_for_token",
 ]
 
@@ -79,6 +80,15 @@ async def create_api_token(scope: Scope, user_id: int, name: str, expires_at: da
         )
     async with in_transaction() as connection:
         return await _insert(scope, user_id, values["name"], values["expires_at"], connection)
+
+
+async def user_id_for_email(scope: Scope, email: str) -> int:
+    """The active user a token is to be made for, named by email (for the admin's form)."""
+    scope.require("token.manage")
+    user_id = await User.filter(email=(email or "").strip().lower()[:254], is_active=True).first().values_list("id", flat=True)
+    if user_id is None:
+        raise DomainError.single("userId", "no active user has this email.", ErrorCode.NOT_FOUND)
+    return user_id
 
 
 async def issue_login_token(viewer: Viewer, client_ip: str | None) -> tuple[dict[str, Any], str]:

@@ -1,4 +1,4 @@
-"""The Starlette application: ``/graphql``, health checks, static files."""
+"""The Starlette application: ``/graphql``, the admin, health checks, static files."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from models import db
 from schema import build_schema
 from server.access_log import AccessLog
+from server.admin import admin_mount
 from server.graphql_http import GraphQLEndpoint
 from server.headers import SecurityHeaders
 from server.settings import ROOT, Settings
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", GraphQLEndpoint(schema, settings), methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            admin_mount(),
             Mount("/static", StaticFiles(directory=ROOT / "static", check_dir=False), name="static"),
         ],
         lifespan=lifespan,

@@ -130,6 +130,22 @@ def integrity(name: str) -> str:
     return ASSETS[name].sha384
 
 
+@dataclass(frozen=True)
+class Tag:
+    """Where a page loads an asset from: the local copy, or the pinned CDN file when it is missing."""
+
+    url: str
+    integrity: str
+    cdn: bool
+
+
+def tag(name: str, root_path: str = "") -> Tag:
+    local = vendor_url(name)
+    if local is not None:
+        return Tag(root_path + local, integrity(name), cdn=False)
+    return Tag(cdn_url(name), integrity(name), cdn=True)
+
+
 class _Unavailable(Exception):
     """npm or the registry cannot be used; the pages fall back to the CDN."""
 

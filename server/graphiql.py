@@ -9,39 +9,20 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
 
-from jinja2 import Environment, FileSystemLoader
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from server import assets
-from server.settings import ROOT
+from server.templates import templates
 
 __all__ = ["graphiql_response"]
 
 log = logging.getLogger("kehu.graphiql")
 
-_templates = Environment(
-    loader=FileSystemLoader(ROOT / "admin_templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True
-)
 _STYLES = ("graphiql.css",)
 _SCRIPTS = ("react", "react-dom", "graphiql.js")  # in load order: GraphiQL needs React first
 _warned = False
-
-
-@dataclass(frozen=True)
-class _Tag:
-    url: str
-    integrity: str
-    cdn: bool
-
-
-def _tag(name: str, root_path: str) -> _Tag:
-    local = assets.vendor_url(name)
-    if local is not None:
-        return _Tag(root_path + local, assets.integrity(name), cdn=False)
-    return _Tag(assets.cdn_url(name), assets.integrity(name), cdn=True)
 
 
 def _policy(cdn: bool, style_nonce: str) -> str:
@@ -78,13 +59,13 @@ def _warn_once(missing: list[str]) -> None:
 def graphiql_response(request: Request, *, endpoint: str = "/graphql") -> Response:
     """The GraphiQL page for ``endpoint``, with its own Content-Security-Policy."""
     root_path = request.scope.get("root_path", "")
-    styles = [_tag(name, root_path) for name in _STYLES]
-    scripts = [_tag(name, root_path) for name in _SCRIPTS]
+    styles = [assets.tag(name, root_path) for name in _STYLES]
+    scripts = [assets.tag(name, root_path) for name in _SCRIPTS]
     missing = [name for name, tag in zip(_STYLES + _SCRIPTS, styles + scripts, strict=True) if tag.cdn]
     if missing:
         _warn_once(missing)
     style_nonce = secrets.token_urlsafe(16)
-    html = _templates.get_template("graphiql.html").render(
+    html = templates.get_template("graphiql.html").render(
         styles=styles,
         scripts=scripts,
         init_url=f"{root_path}/static/graphiql.js",

@@ -61,6 +61,8 @@ class Settings:
     max_aliases: int
     max_tokens: int
     log_level: str
+    admin_idle_minutes: int
+    admin_session_hours: int
 
     @property
     def is_sqlite(self) -> bool:
@@ -97,4 +99,6 @@ class Settings:
             max_aliases=_int(env, "KEHU_MAX_ALIASES", 30, 1, 10_000),
             max_tokens=_int(env, "KEHU_MAX_TOKENS", 5_000, 100, 1_000_000),
             log_level=log_level,
+            admin_idle_minutes=_int(env, "KEHU_ADMIN_IDLE_MINUTES", 30, 1, 24 * 60),
+            admin_session_hours=_int(env, "KEHU_ADMIN_SESSION_HOURS", 12, 1, 24 * 30),
         )

@@ -1,0 +1,39 @@
+"""The browser admin at ``/admin``: staff, roles, teams, API tokens and the audit log.
+
+Server-rendered with Jinja2, made lively with htmx; a thin face over models/, which checks
+every permission the same way for the admin as for the API.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import Mount, Route
+
+from server.admin import audit, roles, sessions, staff, teams, tokens
+
+__all__ = ["admin_mount"]
+
+
+def admin_mount() -> Mount:
+    return Mount("/admin", routes=[
+        Route("/", sessions.home),
+        Route("/login", sessions.login, methods=["GET", "POST"]),
+        Route("/logout", sessions.logout, methods=["POST"]),
+        Route("/staff", staff.list_users),
+        Route("/staff", staff.create_user, methods=["POST"]),
+        Route("/staff/{id:int}", staff.edit_user),
+        Route("/staff/{id:int}", staff.update_user, methods=["POST"]),
+        Route("/staff/{id:int}/active", staff.set_active, methods=["POST"]),
+        Route("/staff/{id:int}/password", staff.reset_password, methods=["POST"]),
+        Route("/roles", roles.list_roles),
+        Route("/roles", roles.create_role, methods=["POST"]),
+        Route("/roles/{id:int}/permissions/{code}", roles.set_permission, methods=["POST"]),
+        Route("/roles/{id:int}/scope", roles.set_scope, methods=["POST"]),
+        Route("/roles/{id:int}/delete", roles.delete_role, methods=["POST"]),
+        Route("/teams", teams.list_teams),
+        Route("/teams", teams.create_team, methods=["POST"]),
+        Route("/teams/{id:int}", teams.update_team, methods=["POST"]),
+        Route("/tokens", tokens.list_tokens),
+        Route("/tokens", tokens.create_token, methods=["POST"]),
+        Route("/tokens/{id:int}/revoke", tokens.revoke_token, methods=["POST"]),
+        Route("/audit", audit.list_events),
+    ])

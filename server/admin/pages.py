@@ -1,0 +1,150 @@
+"""What every admin page shares: the session, the CSRF check, rendering, and error pages.
+
+A view decorated with ``@page`` runs only for a signed-in, active user whose session is
+live; a POST runs only with the session's CSRF token (a form field, or the ``X-CSRF-Token``
+header htmx sends). The view gets an ``Admin`` with the caller's ``Scope`` and passes it to
+the domain, which checks every permission: a refusal there becomes a 403 page here, an
+unknown id a 404, bad input the form again with the message.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from models.access import Viewer
+from models.errors import DomainError, ErrorCode, FieldError
+from models.scope import Scope
+from models.sessions import csrf_token, viewer_for_session
+from models.staff import users_by_ids
+from models.validation import MAX_ID
+from server import assets
+from server.templates import templates
+
+__all__ = [
+    "SESSION_COOKIE", "Admin", "cookie_name", "form_id", "form_ids", "input_errors", "page", "parse_id", "path_id",
+    "render", "render_error",
+]
+
+SESSION_COOKIE = "kehu_admin"
+_HTMX = "htmx"
+_STATUS = {ErrorCode.FORBIDDEN: 403, ErrorCode.NOT_FOUND: 404}
+
+
+def cookie_name(request: Request, name: str) -> str:
+    """``__Host-`` prefixed over HTTPS: the browser then insists on Secure, path / and no Domain."""
+    return f"__Host-{name}" if request.url.scheme == "https" else name
+
+
+def _policy(htmx_from_cdn: bool) -> str:
+    script = f"'self' {assets.cdn_url(_HTMX)}" if htmx_from_cdn else "'self'"
+    return "; ".join([
+        "default-src 'none'", f"script-src {script}", "style-src 'self'", "img-src 'self'", "connect-src 'self'",
+        "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'",
+    ])
+
+
+@dataclass
+class Admin:
+    """A signed-in request: the caller's scope, their CSRF token, the parsed form."""
+
+    request: Request
+    scope: Scope
+    csrf: str
+    me: dict[str, Any]
+    form: FormData | None = None
+
+    @property
+    def viewer(self) -> Viewer:
+        return self.scope.viewer  # type: ignore[return-value]
+
+    def can(self, code: str) -> bool:
+        return self.scope.can(code)
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], status: int = 200, admin: Admin | None = None
+) -> HTMLResponse:
+    htmx = assets.tag(_HTMX, request.scope.get("root_path", ""))
+    html = templates.get_template(f"admin/{template}").render(
+        request=request, admin=admin, htmx=htmx, csrf=admin.csrf if admin else None, **context
+    )
+    return HTMLResponse(html, status_code=status, headers={
+        "content-security-policy": _policy(htmx.cdn),
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+        "referrer-policy": "same-origin",
+    })
+
+
+def render_error(request: Request, status: int, message: str, admin: Admin | None = None) -> HTMLResponse:
+    titles = {400: "That did not work", 403: "Not allowed", 404: "Not found"}
+    return render(request, "error.html", {"title": titles.get(status, "Error"), "message": message}, status, admin)
+
+
+def path_id(request: Request, name: str = "id") -> int:
+    value = request.path_params[name]
+    if not 0 < value <= MAX_ID:
+        raise DomainError.single(name, "no such record.", ErrorCode.NOT_FOUND)
+    return value
+
+
+def parse_id(raw: str, field_name: str) -> int | None:
+    """An id chosen in a form; empty is none."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+        raise DomainError.single(field_name, f"{field_name} is not a valid choice.", ErrorCode.INVALID)
+    return int(raw)
+
+
+def form_id(form: FormData, name: str, field_name: str) -> int | None:
+    return parse_id(form.get(name) or "", field_name)
+
+
+def form_ids(form: FormData, name: str, field_name: str) -> list[int]:
+    return [i for i in (parse_id(raw, field_name) for raw in form.getlist(name)) if i is not None]
+
+
+def input_errors(error: DomainError) -> list[FieldError]:
+    """The errors a form shows next to its fields; a refusal or a missing record is a page of its own."""
+    if error.errors[0].code in _STATUS:
+        raise error
+    return error.errors
+
+
+def page(view: Callable[[Admin], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        settings = request.app.state.settings
+        secret = request.cookies.get(cookie_name(request, SESSION_COOKIE), "")
+        viewer = await viewer_for_session(secret, timedelta(minutes=settings.admin_idle_minutes)) if secret else None
+        if viewer is None:
+            if request.headers.get("hx-request"):
+                return Response(status_code=401, headers={"hx-redirect": "/admin/login"})
+            target = request.url.path if request.method == "GET" else "/admin"
+            return RedirectResponse(f"/admin/login?next={target}", status_code=303)
+        client_ip = request.client.host if request.client else None
+        scope = await Scope.for_viewer(viewer, client_ip)
+        me = (await users_by_ids(scope, [viewer.user_id]))[viewer.user_id]
+        admin = Admin(request, scope, csrf_token(secret), me)
+        if request.method == "POST":
+            admin.form = await request.form(max_files=0, max_fields=200)
+            sent = request.headers.get("x-csrf-token") or admin.form.get("csrf_token") or ""
+            if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), admin.csrf.encode()):
+                return render_error(request, 403, "The form's security token is missing or stale. Reload the page and try again.", admin)
+        try:
+            return await view(admin)
+        except DomainError as error:
+            status = _STATUS.get(error.errors[0].code, 400)
+            return render_error(request, status, str(error), admin)
+
+    return endpoint

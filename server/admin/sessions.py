@@ -1,0 +1,88 @@
+"""Signing in and out of the admin, and its home page.
+
+The sign-in form is guarded against login CSRF by a double-submitted token: a random value
+in a short-lived cookie that the form must repeat, which another site can neither read nor
+set. The session cookie is HttpOnly, SameSite=Lax, and Secure with the ``__Host-`` prefix
+over HTTPS.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import timedelta
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from models.errors import DomainError
+from models.sessions import end_session, start_session
+from server.admin.pages import SESSION_COOKIE, Admin, cookie_name, page, render
+
+__all__ = ["home", "login", "logout"]
+
+_LOGIN_COOKIE = "kehu_login"
+_FAILED = "The email or password is wrong, or the account is locked."
+
+
+def _next(value: str | None) -> str:
+    """Only a path inside the admin: never an open redirect."""
+    if value and value.startswith("/admin") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/admin"
+
+
+def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None) -> None:
+    https = request.url.scheme == "https"
+    response.set_cookie(
+        cookie_name(request, name), value, max_age=max_age, path="/", httponly=True, samesite="lax", secure=https
+    )
+
+
+def _form(request: Request, message: str | None = None, status: int = 200, email: str = "") -> Response:
+    token = secrets.token_urlsafe(32)
+    response = render(request, "login.html", {
+        "login_token": token, "message": message, "email": email, "next": _next(request.query_params.get("next")),
+    }, status)
+    _set_cookie(request, response, _LOGIN_COOKIE, token, 3600)
+    return response
+
+
+async def login(request: Request) -> Response:
+    if request.method == "GET":
+        return _form(request)
+    form = await request.form(max_files=0, max_fields=10)
+    sent, expected = form.get("login_token") or "", request.cookies.get(cookie_name(request, _LOGIN_COOKIE)) or ""
+    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        return _form(request, "The sign-in form expired. Please try again.", 403)
+    email, password = form.get("email") or "", form.get("password") or ""
+    if not isinstance(email, str) or not isinstance(password, str):
+        return _form(request, _FAILED, 400)
+    settings = request.app.state.settings
+    try:
+        started = await start_session(
+            email, password, request.client.host if request.client else None,
+            timedelta(hours=settings.admin_session_hours),
+        )
+    except DomainError as error:  # too many attempts
+        return _form(request, str(error).capitalize(), 429, email)
+    if started is None:
+        return _form(request, _FAILED, 400, email)
+    secret, _ = started
+    response = RedirectResponse(_next(form.get("next") if isinstance(form.get("next"), str) else None), status_code=303)
+    _set_cookie(request, response, SESSION_COOKIE, secret, settings.admin_session_hours * 3600)
+    response.delete_cookie(cookie_name(request, _LOGIN_COOKIE), path="/")
+    return response
+
+
+@page
+async def logout(admin: Admin) -> Response:
+    await end_session(admin.scope)
+    response = RedirectResponse("/admin/login", status_code=303)
+    response.delete_cookie(cookie_name(admin.request, SESSION_COOKIE), path="/")
+    return response
+
+
+@page
+async def home(admin: Admin) -> Response:
+    return render(admin.request, "home.html", {}, admin=admin)
