@@ -72,6 +72,9 @@ async def test_sign_in_sets_a_guarded_session_cookie_and_shows_the_home_page(bro
     assert home.headers["cache-control"] == "no-store" and home.headers["x-content-type-options"] == "nosniff"
     stored = await AdminSession.get()
     assert stored.key_hash != cookie.value
+    script = re.search(r'<script defer src="([^"]+)" integrity="(sha384-[^"]+)"', home.text)
+    if script.group(1).startswith("/"):  # the local copy, when the installer fetched it
+        assert (await http.get(script.group(1))).status_code == 200
 
 
 async def test_over_https_the_cookie_is_secure_and_host_prefixed(browser):

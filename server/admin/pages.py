@@ -72,7 +72,7 @@ class Admin:
 def render(
     request: Request, template: str, context: dict[str, Any], status: int = 200, admin: Admin | None = None
 ) -> HTMLResponse:
-    htmx = assets.tag(_HTMX, request.scope.get("root_path", ""))
+    htmx = assets.tag(_HTMX)
     html = templates.get_template(f"admin/{template}").render(
         request=request, admin=admin, htmx=htmx, csrf=admin.csrf if admin else None, **context
     )
