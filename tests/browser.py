@@ -33,6 +33,7 @@ __all__ = [
     "chromium",
     "free_port",
     "live_server",
+    "new_page",
     "record_csp_violations",
     "require",
     "require_browser",
@@ -145,6 +146,18 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def new_page(browser: Browser, width: int = 1280, height: int = 800) -> Iterator[Page]:
+    """A page in a fresh context (its own cookies), closed after."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        yield page
+    finally:
+        context.close()
 
 
 def block_other_hosts(page: Page, host: str = HOST) -> list[tuple[str, str]]:

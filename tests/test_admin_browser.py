@@ -15,6 +15,7 @@ from tests.browser import (
     block_other_hosts,
     chromium,
     live_server,
+    new_page,
     record_csp_violations,
     require_browser,
     require_vendor,
@@ -68,11 +69,8 @@ def browser(server):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+    with new_page(browser, 1400, 900) as page:
+        yield page
 
 
 def _sign_in(page, server: LiveServer) -> None:

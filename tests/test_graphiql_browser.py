@@ -11,6 +11,7 @@ from tests.browser import (
     block_other_hosts,
     chromium,
     live_server,
+    new_page,
     record_csp_violations,
     require_browser,
     require_vendor,
@@ -36,11 +37,8 @@ def browser(server):
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+    with new_page(browser) as page:
+        yield page
 
 
 def test_graphiql_page_loads_only_from_kehu_under_a_strict_policy(server, page):
