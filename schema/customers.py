@@ -19,7 +19,7 @@ from schema import graph, interactions, orders
 from schema.context import Info
 from schema.errors import UserError, bad_input
 from schema.ids import from_global_id, to_global_id
-from schema.mutations import input_dict, payload
+from schema.mutations import Idempotent, input_dict, payload
 from schema.relay import PAGE_ARGS_DOC, Connection, Node, connection, page_args
 
 __all__ = ["Customer", "CustomerMutations", "CustomerQueries", "load_customer"]
@@ -282,7 +282,7 @@ class CustomerQueries:
 
 
 @strawberry.input(description="A new customer. Phone or email already held by a live customer is refused.")
-class CreateCustomerInput:
+class CreateCustomerInput(Idempotent):
     name: str = strawberry.field(description="Full name or company name, at most 200 characters.")
     phone: str | None = strawberry.field(default=None, description="A Chinese mobile number or an E.164 number.")
     email: str | None = strawberry.field(default=None, description="An email address.")
@@ -299,7 +299,7 @@ class CreateCustomerInput:
 
 
 @strawberry.input(description="Changes to a customer: fields left out stay as they are; null clears.")
-class UpdateCustomerInput:
+class UpdateCustomerInput(Idempotent):
     id: strawberry.ID = strawberry.field(description="The customer's global ID.")
     name: str | None = strawberry.field(default=strawberry.UNSET, description="Full name or company name.")
     phone: str | None = strawberry.field(default=strawberry.UNSET, description="A Chinese mobile or E.164 number.")
@@ -314,7 +314,7 @@ class UpdateCustomerInput:
 
 
 @strawberry.input(description="The customer to delete.")
-class DeleteCustomerInput:
+class DeleteCustomerInput(Idempotent):
     id: strawberry.ID = strawberry.field(description="The customer's global ID.")
 
 
@@ -346,9 +346,9 @@ class CustomerMutations:
             data = input_dict(input, exclude={"referrer_id"})
             referrer = customer_id(input.referrer_id, "referrerId") if input.referrer_id is not None else None
             row = await customers.create_customer(info.context.scope, data, referrer)
-            return {"customer": Customer.from_row(row)}
+            return {"customer": row}
 
-        return await payload(CreateCustomerPayload, run)
+        return await payload(CreateCustomerPayload, run, info, input)
 
     @strawberry.mutation(description="Change a customer's fields.")
     async def update_customer(
@@ -357,9 +357,9 @@ class CustomerMutations:
         async def run() -> dict[str, Any]:
             pk = customer_id(input.id, "id")
             row = await customers.update_customer(info.context.scope, pk, input_dict(input, exclude={"id"}))
-            return {"customer": Customer.from_row(row)}
+            return {"customer": row}
 
-        return await payload(UpdateCustomerPayload, run)
+        return await payload(UpdateCustomerPayload, run, info, input)
 
     @strawberry.mutation(description="Soft-delete a customer: they leave every list and graph; their phone and email are freed.")
     async def delete_customer(
@@ -369,4 +369,4 @@ class CustomerMutations:
             row = await customers.delete_customer(info.context.scope, customer_id(input.id, "id"))
             return {"deleted_id": to_global_id("Customer", row["id"])}
 
-        return await payload(DeleteCustomerPayload, run)
+        return await payload(DeleteCustomerPayload, run, info, input)

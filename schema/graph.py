@@ -14,7 +14,7 @@ from schema import customers as customer_types
 from schema.context import Info
 from schema.errors import UserError
 from schema.ids import to_global_id
-from schema.mutations import payload
+from schema.mutations import Idempotent, payload
 from schema.orders import Money
 from schema.relay import Node
 
@@ -101,7 +101,7 @@ class CustomerLink(Node):
 
 
 @strawberry.input(description="Set or clear who referred a customer.")
-class SetReferrerInput:
+class SetReferrerInput(Idempotent):
     customer_id: strawberry.ID = strawberry.field(description="The referred customer.")
     referrer_id: strawberry.ID | None = strawberry.field(
         default=None, description="The referrer; null clears it. Refused when it would make a loop."
@@ -115,7 +115,7 @@ class SetReferrerPayload:
 
 
 @strawberry.input(description="Tie two customers together.")
-class LinkCustomersInput:
+class LinkCustomersInput(Idempotent):
     from_id: strawberry.ID = strawberry.field(description="One customer.")
     to_id: strawberry.ID = strawberry.field(description="The other customer (for SUBSIDIARY, the subsidiary).")
     kind: LinkKind = strawberry.field(description="How they are tied.")
@@ -129,7 +129,7 @@ class LinkCustomersPayload:
 
 
 @strawberry.input(description="Remove a tie. It matches whichever way round it was recorded, except SUBSIDIARY, which points from parent to subsidiary.")
-class UnlinkCustomersInput:
+class UnlinkCustomersInput(Idempotent):
     from_id: strawberry.ID = strawberry.field(description="One customer.")
     to_id: strawberry.ID = strawberry.field(description="The other customer.")
     kind: LinkKind = strawberry.field(description="The kind of tie to remove.")
@@ -151,9 +151,9 @@ class GraphMutations:
             pk = customer_types.customer_id(input.customer_id, "customerId")
             referrer = customer_types.customer_id(input.referrer_id, "referrerId") if input.referrer_id is not None else None
             row = await graph.set_referrer(info.context.scope, pk, referrer)
-            return {"customer": customer_types.Customer.from_row(row)}
+            return {"customer": row}
 
-        return await payload(SetReferrerPayload, run)
+        return await payload(SetReferrerPayload, run, info, input)
 
     @strawberry.mutation(description="Link two customers; the same pair and kind twice is DUPLICATE.")
     async def link_customers(
@@ -163,9 +163,9 @@ class GraphMutations:
             from_pk = customer_types.customer_id(input.from_id, "fromId")
             to_pk = customer_types.customer_id(input.to_id, "toId")
             row = await graph.link_customers(info.context.scope, from_pk, to_pk, input.kind, input.note)
-            return {"link": CustomerLink.from_row(row)}
+            return {"link": row}
 
-        return await payload(LinkCustomersPayload, run)
+        return await payload(LinkCustomersPayload, run, info, input)
 
     @strawberry.mutation(description="Remove a link between two customers.")
     async def unlink_customers(
@@ -177,4 +177,4 @@ class GraphMutations:
             row = await graph.unlink_customers(info.context.scope, from_pk, to_pk, input.kind)
             return {"unlinked_id": to_global_id("CustomerLink", row["id"])}
 
-        return await payload(UnlinkCustomersPayload, run)
+        return await payload(UnlinkCustomersPayload, run, info, input)

@@ -13,7 +13,7 @@ from schema import customers as customer_types
 from schema.context import Info
 from schema.errors import UserError
 from schema.ids import to_global_id
-from schema.mutations import input_dict, payload
+from schema.mutations import Idempotent, input_dict, payload
 from schema.relay import Node
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class Interaction(Node):
 
 
 @strawberry.input(description="An interaction to add to a customer's timeline.")
-class LogInteractionInput:
+class LogInteractionInput(Idempotent):
     customer_id: strawberry.ID = strawberry.field(description="The customer it was with.")
     kind: InteractionKind = strawberry.field(description="How you met.")
     direction: Direction = strawberry.field(description="Who reached out.")
@@ -86,6 +86,6 @@ class InteractionMutations:
             pk = customer_types.customer_id(input.customer_id, "customerId")
             data = input_dict(input, exclude={"customer_id"})
             row = await interactions.log_interaction(info.context.scope, pk, data)
-            return {"interaction": Interaction.from_row(row)}
+            return {"interaction": row}
 
-        return await payload(LogInteractionPayload, run)
+        return await payload(LogInteractionPayload, run, info, input)

@@ -15,7 +15,7 @@ from schema import customers as customer_types
 from schema.context import Info
 from schema.errors import UserError
 from schema.ids import to_global_id
-from schema.mutations import input_dict, payload
+from schema.mutations import Idempotent, input_dict, payload
 from schema.relay import Node
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class Order(Node):
 
 
 @strawberry.input(description="An order to record against a customer.")
-class RecordOrderInput:
+class RecordOrderInput(Idempotent):
     customer_id: strawberry.ID = strawberry.field(description="The customer who placed it.")
     amount: Decimal = strawberry.field(description='The value, greater than zero, as a string: "199.00".')
     currency: str = strawberry.field(description="ISO 4217 currency code, such as CNY.")
@@ -101,6 +101,6 @@ class OrderMutations:
         async def run() -> dict[str, Any]:
             pk = customer_types.customer_id(input.customer_id, "customerId")
             row = await orders.record_order(info.context.scope, pk, input_dict(input, exclude={"customer_id"}))
-            return {"order": Order.from_row(row)}
+            return {"order": row}
 
-        return await payload(RecordOrderPayload, run)
+        return await payload(RecordOrderPayload, run, info, input)

@@ -17,7 +17,7 @@ from models.staff import UserFilter
 from schema.context import Info
 from schema.errors import UserError, or_bad_input
 from schema.ids import from_global_id, to_global_id
-from schema.mutations import input_dict, payload
+from schema.mutations import Idempotent, input_dict, payload
 from schema.relay import PAGE_ARGS_DOC, Connection, Node, connection, page_args
 
 __all__ = ["Role", "StaffMutations", "StaffQueries", "Team", "User", "node_pk"]
@@ -192,7 +192,7 @@ class CreateUserInput:
 
 
 @strawberry.input(description="Changes to a staff account: fields left out stay as they are.")
-class UpdateUserInput:
+class UpdateUserInput(Idempotent):
     id: strawberry.ID = strawberry.field(description="The user's global ID.")
     email: str | None = strawberry.field(default=strawberry.UNSET, description="A new sign-in email.")
     display_name: str | None = strawberry.field(default=strawberry.UNSET, description="A new display name.")
@@ -201,7 +201,7 @@ class UpdateUserInput:
 
 
 @strawberry.input(description="The staff account to act on.")
-class UserIdInput:
+class UserIdInput(Idempotent):
     id: strawberry.ID = strawberry.field(description="The user's global ID.")
 
 
@@ -218,7 +218,7 @@ class UserPayload:
 
 
 @strawberry.input(description="A new role.")
-class CreateRoleInput:
+class CreateRoleInput(Idempotent):
     name: str = strawberry.field(description="A unique name, at most 100 characters.")
     permissions: list[str] = strawberry.field(description="Permission codes (see `permissionCodes`); only ones you hold.")
     data_scope: DataScope = strawberry.field(description="Which customers holders see; at most your own scope.")
@@ -226,7 +226,7 @@ class CreateRoleInput:
 
 
 @strawberry.input(description="Changes to a role: fields left out stay as they are.")
-class UpdateRoleInput:
+class UpdateRoleInput(Idempotent):
     id: strawberry.ID = strawberry.field(description="The role's global ID.")
     name: str | None = strawberry.field(default=strawberry.UNSET, description="A new name.")
     description: str | None = strawberry.field(default=strawberry.UNSET, description="A new description.")
@@ -235,7 +235,7 @@ class UpdateRoleInput:
 
 
 @strawberry.input(description="The role to delete; nobody may hold it.")
-class DeleteRoleInput:
+class DeleteRoleInput(Idempotent):
     id: strawberry.ID = strawberry.field(description="The role's global ID.")
 
 
@@ -252,13 +252,13 @@ class DeleteRolePayload:
 
 
 @strawberry.input(description="A new team.")
-class CreateTeamInput:
+class CreateTeamInput(Idempotent):
     name: str = strawberry.field(description="The team's name, at most 100 characters.")
     parent_id: strawberry.ID | None = strawberry.field(default=None, description="The team it sits under; none for the top.")
 
 
 @strawberry.input(description="Rename or move a team: fields left out stay as they are.")
-class UpdateTeamInput:
+class UpdateTeamInput(Idempotent):
     id: strawberry.ID = strawberry.field(description="The team's global ID.")
     name: str | None = strawberry.field(default=strawberry.UNSET, description="A new name.")
     parent_id: strawberry.ID | None = strawberry.field(
@@ -281,7 +281,7 @@ def _role_pks(values: list[strawberry.ID] | None) -> list[int]:
 
 
 def _user_result(row: dict[str, Any]) -> dict[str, Any]:
-    return {"user": User.from_row(row)}
+    return {"user": row}
 
 
 @strawberry.type
@@ -297,7 +297,7 @@ class StaffMutations:
             )
             return _user_result(row)
 
-        return await payload(UserPayload, run)
+        return await payload(UserPayload, run, info, input)
 
     @strawberry.mutation(description="Change a staff account's email, name, team or roles. Needs user.manage.")
     async def update_user(
@@ -311,7 +311,7 @@ class StaffMutations:
                 changes["role_ids"] = _role_pks(changes["role_ids"])
             return _user_result(await staff.update_user(info.context.scope, node_pk(input.id, "id", "User"), changes))
 
-        return await payload(UserPayload, run)
+        return await payload(UserPayload, run, info, input)
 
     @strawberry.mutation(description="Close an account: sign-in, sessions and tokens stop at once. Needs user.manage.")
     async def deactivate_user(
@@ -320,7 +320,7 @@ class StaffMutations:
         async def run() -> dict[str, Any]:
             return _user_result(await staff.deactivate_user(info.context.scope, node_pk(input.id, "id", "User")))
 
-        return await payload(UserPayload, run)
+        return await payload(UserPayload, run, info, input)
 
     @strawberry.mutation(description="Open a deactivated account again. Needs user.manage.")
     async def reactivate_user(
@@ -329,7 +329,7 @@ class StaffMutations:
         async def run() -> dict[str, Any]:
             return _user_result(await staff.reactivate_user(info.context.scope, node_pk(input.id, "id", "User")))
 
-        return await payload(UserPayload, run)
+        return await payload(UserPayload, run, info, input)
 
     @strawberry.mutation(description="Set a new password; the user's sessions and sign-in tokens end. Needs user.manage.")
     async def reset_password(
@@ -339,7 +339,7 @@ class StaffMutations:
             pk = node_pk(input.id, "id", "User")
             return _user_result(await staff.reset_password(info.context.scope, pk, input.password))
 
-        return await payload(UserPayload, run)
+        return await payload(UserPayload, run, info, input)
 
     @strawberry.mutation(description="Create a role. Needs role.manage.")
     async def create_role(
@@ -349,9 +349,9 @@ class StaffMutations:
             row = await staff.create_role(
                 info.context.scope, input.name, input.permissions, input.data_scope, input.description
             )
-            return {"role": Role.from_row(row)}
+            return {"role": row}
 
-        return await payload(RolePayload, run)
+        return await payload(RolePayload, run, info, input)
 
     @strawberry.mutation(description="Change a role; its holders' next request obeys it. Needs role.manage.")
     async def update_role(
@@ -359,9 +359,9 @@ class StaffMutations:
     ) -> RolePayload:
         async def run() -> dict[str, Any]:
             pk = node_pk(input.id, "id", "Role")
-            return {"role": Role.from_row(await staff.update_role(info.context.scope, pk, input_dict(input, exclude={"id"})))}
+            return {"role": await staff.update_role(info.context.scope, pk, input_dict(input, exclude={"id"}))}
 
-        return await payload(RolePayload, run)
+        return await payload(RolePayload, run, info, input)
 
     @strawberry.mutation(description="Delete a role nobody holds (IN_USE otherwise). Needs role.manage.")
     async def delete_role(
@@ -371,7 +371,7 @@ class StaffMutations:
             row = await staff.delete_role(info.context.scope, node_pk(input.id, "id", "Role"))
             return {"deleted_id": to_global_id("Role", row["id"])}
 
-        return await payload(DeleteRolePayload, run)
+        return await payload(DeleteRolePayload, run, info, input)
 
     @strawberry.mutation(description="Create a team. Needs role.manage.")
     async def create_team(
@@ -379,9 +379,9 @@ class StaffMutations:
     ) -> TeamPayload:
         async def run() -> dict[str, Any]:
             row = await staff.create_team(info.context.scope, input.name, _team_pk(input.parent_id, "parentId"))
-            return {"team": Team.from_row(row)}
+            return {"team": row}
 
-        return await payload(TeamPayload, run)
+        return await payload(TeamPayload, run, info, input)
 
     @strawberry.mutation(description="Rename or move a team (never below itself: CYCLE). Needs role.manage.")
     async def update_team(
@@ -392,6 +392,6 @@ class StaffMutations:
             if "parent_id" in changes:
                 changes["parent_id"] = _team_pk(changes["parent_id"], "parentId")
             row = await staff.update_team(info.context.scope, node_pk(input.id, "id", "Team"), changes)
-            return {"team": Team.from_row(row)}
+            return {"team": row}
 
-        return await payload(TeamPayload, run)
+        return await payload(TeamPayload, run, info, input)

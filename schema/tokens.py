@@ -12,7 +12,7 @@ from models.errors import DomainError, ErrorCode
 from schema.context import Info
 from schema.errors import UserError, or_bad_input
 from schema.ids import to_global_id
-from schema.mutations import payload
+from schema.mutations import Idempotent, payload
 from schema.relay import PAGE_ARGS_DOC, Connection, Node, connection, page_args
 from schema.staff import User, node_pk
 
@@ -80,7 +80,7 @@ class CreateApiTokenPayload:
 
 
 @strawberry.input(description="The token to revoke.")
-class RevokeApiTokenInput:
+class RevokeApiTokenInput(Idempotent):
     id: strawberry.ID = strawberry.field(description="The token's global ID.")
 
 
@@ -105,9 +105,9 @@ class TokenMutations:
         async def run() -> dict[str, Any]:
             user = node_pk(input.user_id, "userId", "User")
             row, secret = await tokens.create_api_token(info.context.scope, user, input.name, input.expires_at)
-            return {"token": secret, "api_token": ApiToken.from_row(row)}
+            return {"token": secret, "api_token": row}
 
-        return await payload(CreateApiTokenPayload, run)
+        return await payload(CreateApiTokenPayload, run, info, input)
 
     @strawberry.mutation(description="Revoke a token: the next request with it is refused. Your own without token.manage.")
     async def revoke_api_token(
@@ -115,9 +115,9 @@ class TokenMutations:
     ) -> RevokeApiTokenPayload:
         async def run() -> dict[str, Any]:
             row = await tokens.revoke_api_token(info.context.scope, node_pk(input.id, "id", "ApiToken"))
-            return {"api_token": ApiToken.from_row(row)}
+            return {"api_token": row}
 
-        return await payload(RevokeApiTokenPayload, run)
+        return await payload(RevokeApiTokenPayload, run, info, input)
 
     @strawberry.mutation(description="Sign out: revoke the bearer token this request carries.")
     async def logout(self, info: Info) -> LogoutPayload:

@@ -79,3 +79,36 @@ async def test_keys_are_kept_two_days_then_swept(scope):
     await IdempotencyKey.filter(key="old").update(created_at=datetime.now(UTC) - timedelta(hours=49))
     assert await sweep() == 1
     assert await IdempotencyKey.filter(key="new").exists()
+
+
+LOG = """mutation($input: LogInteractionInput!) { logInteraction(input: $input) {
+  interaction { id summary occurredAt customer { name } } errors { field code } } }"""
+ORDER = """mutation($input: RecordOrderInput!) { recordOrder(input: $input) { order { id amount currency status placedAt } errors { code } } }"""
+
+
+async def test_over_the_api_a_retried_write_returns_the_same_payload_and_writes_once(gql):
+    made = await gql.data('mutation { createCustomer(input: {name: "张伟", idempotencyKey: "c-1"}) { customer { id } errors { code } } }')
+    again = await gql.data('mutation { createCustomer(input: {name: "张伟", idempotencyKey: "c-1"}) { customer { id } errors { code } } }')
+    assert again == made and await Customer.filter(name="张伟").count() == 1
+    customer = made["createCustomer"]["customer"]["id"]
+
+    entry = {"customerId": customer, "kind": "CALL", "direction": "INBOUND", "summary": "flaky network", "idempotencyKey": "i-1"}
+    first = await gql.data(LOG, {"input": entry})
+    assert await gql.data(LOG, {"input": entry}) == first
+    assert await Interaction.all().count() == 1
+
+    order = {"customerId": customer, "amount": "99.90", "currency": "CNY", "idempotencyKey": "o-1"}
+    assert await gql.data(ORDER, {"input": order}) == await gql.data(ORDER, {"input": order})
+    from models.orders import Order
+
+    assert await Order.all().count() == 1
+
+    reused = await gql.data(LOG, {"input": {**entry, "summary": "something else"}})
+    assert reused["logInteraction"] == {"interaction": None, "errors": [{"field": "idempotencyKey", "code": "IDEMPOTENCY_KEY_REUSED"}]}
+    assert await Interaction.all().count() == 1
+
+
+async def test_a_write_whose_answer_is_a_secret_takes_no_key(gql):
+    body = await gql('mutation { createApiToken(input: {name: "x", userId: "VXNlcjox", idempotencyKey: "t"}) { token } }')
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert await IdempotencyKey.all().count() == 0
