@@ -129,7 +129,8 @@ async def _prepare(base_url: str, scale: float) -> tuple[str, dict]:
         finally:
             await conn.close()
     else:
-        progress(f"reusing {name} ({meta['customers']:,} customers)")
+        progress(f"reusing {name} ({meta['customers']:,} customers); bringing its schema up to date")
+        subprocess.run([KEHU, "migrate"], env={**os.environ, "KEHU_DATABASE_URL": url}, check=True, cwd=ROOT)
     secret = "kehu_" + secrets.token_urlsafe(32)
     conn = await asyncpg.connect(url)
     try:
