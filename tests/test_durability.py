@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -206,3 +208,28 @@ async def test_a_slow_statement_and_a_full_pool_fail_fast_as_unavailable(tight_p
         assert time.monotonic() - started < 2
     assert db.unavailable(waiting.value)
     assert (await tight_postgres.execute_query_dict("SELECT current_setting('application_name') AS name"))[0]["name"] == "kehu"
+
+
+def test_sigterm_lets_a_request_in_flight_finish_then_exits(tmp_path):
+    with live_server(tmp_path) as server:
+        host, port = server.base_url.removeprefix("http://").split(":")
+        body = b'{"query": "{ __typename }"}'
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(
+                b"POST /graphql HTTP/1.1\r\nhost: kehu\r\ncontent-type: application/json\r\n"
+                + f"content-length: {len(body)}\r\n\r\n".encode() + body[:10]
+            )
+            time.sleep(0.3)  # the request is in flight: its body is half sent
+            server.process.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            with pytest.raises(OSError):  # no new connections while draining
+                socket.create_connection((host, int(port)), timeout=2).close()
+            connection.sendall(body[10:])
+            answer = b""
+            while chunk := connection.recv(65536):  # the server closes the connection after answering
+                answer += chunk
+            answer = answer.decode()
+        assert answer.startswith("HTTP/1.1 200") and '"__typename": "Query"' in answer and "connection: close" in answer
+        # uvicorn finishes its shutdown, then exits by the signal it got, as Unix programs do
+        assert server.process.wait(timeout=25) in (0, -signal.SIGTERM)
+        assert "Finished server process" in server.log()
