@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -36,6 +37,7 @@ __all__ = [
     "Viewer",
     "authenticate",
     "secret_hash",
+    "rights",
     "viewer_of",
 ]
 
@@ -134,14 +136,20 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def rights(is_superuser: bool, roles: Iterable[tuple[Iterable[str], str]]) -> tuple[frozenset[str], DataScope]:
+    """Every permission and ALL for a superuser, else the union of the roles' ``(permissions, data scope)``."""
+    if is_superuser:
+        return frozenset(PERMISSIONS), DataScope.ALL
+    roles = list(roles)
+    permissions = frozenset(code for codes, _ in roles for code in codes)
+    scope = max((DataScope(data_scope) for _, data_scope in roles), key=lambda s: s.breadth, default=DataScope.OWN)
+    return permissions, scope
+
+
 async def viewer_of(user: User, token_id: int | None = None, session_id: int | None = None) -> Viewer:
     """The user's rights: every permission and ALL for a superuser, else the union of their roles."""
     roles = await user.roles.all()
-    if user.is_superuser:
-        permissions, scope = frozenset(PERMISSIONS), DataScope.ALL
-    else:
-        permissions = frozenset(code for role in roles for code in role.permissions)
-        scope = max((DataScope(role.data_scope) for role in roles), key=lambda s: s.breadth, default=DataScope.OWN)
+    permissions, scope = rights(user.is_superuser, ((role.permissions, role.data_scope) for role in roles))
     return Viewer(user.id, user.team_id, permissions, scope, token_id, session_id)
 
 

@@ -60,7 +60,7 @@ class Order(Model):
 
     class Meta:
         table = "orders"
-        indexes = (("customer_id", "placed_at", "id"), ("customer_id", "status", "currency"))
+        indexes = (("customer_id", "placed_at", "id"), ("customer_id", "status", "currency", "amount"))
 
 
 COLUMNS = (

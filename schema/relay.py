@@ -38,8 +38,14 @@ class PageInfo:
 
 @strawberry.type(description="An item in a list with its cursor.")
 class Edge(Generic[T]):
-    cursor: str = strawberry.field(description="Pass as `after` or `before` to page from this item.")
     node: T = strawberry.field(description="The item.")
+    page: strawberry.Private[Page]
+    row: strawberry.Private[dict[str, Any]]
+
+    @strawberry.field(description="Pass as `after` or `before` to page from this item.")
+    def cursor(self) -> str:
+        # Encoded only when asked for: most pages are read without their cursors.
+        return self.page.cursor(self.row)
 
 
 @strawberry.type(description="A page of a list, keyset-paginated: a deep page costs what the first costs.")
@@ -64,14 +70,14 @@ def page_args(first: int | None, after: str | None, last: int | None, before: st
 def connection(
     page: Page, make: Callable[[dict[str, Any]], T], count: Callable[[], Awaitable[int]]
 ) -> Connection[T]:
-    edges = [Edge(cursor=page.cursor(row), node=make(row)) for row in page.rows]
+    rows = page.rows
     return Connection(
-        edges=edges,
+        edges=[Edge(node=make(row), page=page, row=row) for row in rows],
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=page.has_previous,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=page.cursor(rows[0]) if rows else None,
+            end_cursor=page.cursor(rows[-1]) if rows else None,
         ),
         count=count,
     )

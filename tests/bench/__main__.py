@@ -35,7 +35,9 @@ KEHU = str(Path(sys.executable).parent / "kehu")
 DATA_VERSION = 1
 CLIENTS = (8, 32)
 
-PAGE = """query Page { customers(first: 20) { edges { node {
+# The oldest customers of the bench team: the hub's tree, where each has a referrer, ten
+# referrals and interactions, so the page is full whatever earlier runs wrote.
+PAGE = """query Page { customers(first: 20, orderBy: {field: CREATED_AT, direction: ASC}) { edges { node {
   id name
   referrer { id name }
   referrals(first: 10) { edges { node { id name } } }

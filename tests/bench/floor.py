@@ -23,7 +23,7 @@ WITH viewer AS (
 ), page AS (
   SELECT c.* FROM customer c, viewer
   WHERE c.team_id = viewer.team_id AND c.deleted_at IS NULL
-  ORDER BY c.created_at DESC, c.id DESC LIMIT 20
+  ORDER BY c.created_at, c.id LIMIT 20
 )
 SELECT json_build_object('data', json_build_object('customers', json_build_object('edges', COALESCE(json_agg(
   json_build_object('node', json_build_object(
@@ -37,7 +37,7 @@ SELECT json_build_object('data', json_build_object('customers', json_build_objec
     'interactions', (SELECT COALESCE(json_agg(json_build_object('kind', y.kind, 'summary', y.summary, 'occurredAt', y.occurred_at)), '[]') FROM (
                    SELECT i.kind, i.summary, i.occurred_at FROM interaction i WHERE i.customer_id = p.id
                    ORDER BY i.occurred_at DESC, i.id DESC LIMIT 5) y)
-  )) ORDER BY p.created_at DESC, p.id DESC), '[]'))))::text AS body
+  )) ORDER BY p.created_at, p.id), '[]'))))::text AS body
 FROM page p
 """
 
