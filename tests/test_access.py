@@ -112,6 +112,29 @@ async def test_a_team_cannot_move_below_itself(clean_db):
     assert moved["parent_id"] == top["id"]
 
 
+async def test_a_token_carries_its_users_rights_in_one_statement(clean_db, count_statements):
+    team = await create_team(SYSTEM, "Sales")
+    reader = await create_role(SYSTEM, "Reader", ["customer.read"], "OWN")
+    writer = await create_role(SYSTEM, "Writer", ["customer.read", "customer.create"], "TEAM")
+    users = [
+        await create_user(SYSTEM, "two@example.com", "Two roles", PASSWORD, team_id=team["id"], role_ids=[reader["id"], writer["id"]]),
+        await create_user(SYSTEM, "none@example.com", "No role", PASSWORD),
+    ]
+    admin = await create_user(SYSTEM, "root@example.com", "Root", PASSWORD, is_superuser=True)
+    for user_id in (users[0]["id"], users[1]["id"], admin["id"]):
+        token, secret = await create_api_token(SYSTEM, user_id, "app")
+        await viewer_for_token(secret)  # the first use records when the token was last used
+        count_statements.statements.clear()
+        viewer = await viewer_for_token(secret)
+        assert len(count_statements.statements) == 1, count_statements.statements
+        expected = await viewer_of(await User.get(id=user_id), token_id=token["id"])
+        assert viewer == expected
+    two, none, root = [await viewer_of(await User.get(email=e)) for e in ("two@example.com", "none@example.com", "root@example.com")]
+    assert two.permissions == {"customer.read", "customer.create"} and two.scope is DataScope.TEAM and two.team_id == team["id"]
+    assert none.permissions == frozenset() and none.scope is DataScope.OWN
+    assert root.permissions == frozenset(PERMISSIONS) and root.scope is DataScope.ALL
+
+
 async def test_a_token_acts_for_its_user_until_revoked_or_expired(clean_db):
     role = await create_role(SYSTEM, "Reader", ["customer.read"], "ALL")
     user = await create_user(SYSTEM, "a@example.com", "A", PASSWORD, role_ids=[role["id"]])

@@ -327,7 +327,22 @@ async def test_search_has_trigram_indexes_on_postgres_and_partial_phone_search_u
         "SELECT indexname FROM pg_indexes WHERE tablename = 'customer' AND indexdef LIKE '%gin_trgm_ops%'"
     )
     assert {row["indexname"] for row in rows} == {"customer_name_trgm", "customer_email_trgm", "customer_phone_trgm"}
+    options = await connection.execute_query_dict(
+        "SELECT relname, reloptions FROM pg_class WHERE relname LIKE 'customer\\_%\\_trgm'"
+    )
+    assert {row["relname"]: row["reloptions"] for row in options} == {
+        name: ["fastupdate=off"] for name in ("customer_name_trgm", "customer_email_trgm", "customer_phone_trgm")
+    }, "no pending list: search time must not wait for autovacuum"
     async with in_transaction() as transaction:  # the planner is told to avoid a scan, to see the index is usable
         await transaction.execute_query("SET LOCAL enable_seqscan = off")
         plan = await transaction.execute_query_dict("EXPLAIN SELECT id FROM customer WHERE phone LIKE '%3812345%'")
     assert "customer_phone_trgm" in " ".join(row["QUERY PLAN"] for row in plan)
+
+
+async def test_postgres_plans_each_search_for_its_own_pattern(database):
+    """A generic plan, made once for any pattern, scans a team by date instead of using the index."""
+    if db.dialect() != "postgres":
+        pytest.skip("a PostgreSQL planner setting")
+    rows = await db.connection().execute_query_dict("SELECT current_setting('plan_cache_mode') AS mode")
+    assert rows[0]["mode"] == "force_custom_plan"
+

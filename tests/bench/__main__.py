@@ -1,7 +1,8 @@
 """``make bench``: build the dataset, drive kehu and the floor, print the table, write JSON.
 
 Settings: KEHU_BENCH_SCALE (1 = 100,000 customers), KEHU_BENCH_SECONDS (per measurement,
-default 10), KEHU_BENCH_POSTGRES_URL (a server where it may create ``kehu_bench_*``
+default 10), KEHU_BENCH_PROFILE (set: one more a_page run at 8 clients, sampled by py-spy and
+summed by layer), KEHU_BENCH_POSTGRES_URL (a server where it may create ``kehu_bench_*``
 databases; default the local one as user postgres), KEHU_BENCH_OUTPUT (the JSON report;
 default var/bench/latest.json). A dataset of the same scale is reused.
 """
@@ -27,13 +28,14 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from tests.bench import dataset
+from tests.bench import dataset, profile
 from tests.bench.load import Result, drive, graphql
 
 ROOT = Path(__file__).resolve().parents[2]
 KEHU = str(Path(sys.executable).parent / "kehu")
 DATA_VERSION = 1
-CLIENTS = (8, 32)
+# One client shows a request's own latency; 8 and 32 show it under load on one worker.
+CLIENTS = (1, 8, 32)
 
 # The oldest customers of the bench team: the hub's tree, where each has a referrer, ten
 # referrals and interactions, so the page is full whatever earlier runs wrote.
@@ -133,6 +135,11 @@ async def _prepare(base_url: str, scale: float) -> tuple[str, dict]:
     else:
         progress(f"reusing {name} ({meta['customers']:,} customers); bringing its schema up to date")
         subprocess.run([KEHU, "migrate"], env={**os.environ, "KEHU_DATABASE_URL": url}, check=True, cwd=ROOT)
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("VACUUM ANALYZE")  # earlier runs' writes, and any index a migration added
+        finally:
+            await conn.close()
     secret = "kehu_" + secrets.token_urlsafe(32)
     conn = await asyncpg.connect(url)
     try:
@@ -246,6 +253,14 @@ async def main() -> int:
                 progress(f"kehu {shape} with {clients} clients for {seconds:g} s")
                 result = await drive("127.0.0.1", port, "/graphql", headers, body, clients, seconds)
                 report["kehu"][f"{shape}@{clients}"] = {**_row(result), "statements": statements[shape]}
+        if os.environ.get("KEHU_BENCH_PROFILE") and profile.available():
+            progress(f"kehu a_page with 8 clients for {seconds:g} s, sampled by py-spy")
+            raw = ROOT / "var" / "bench" / "a_page.pyspy"
+            raw.parent.mkdir(parents=True, exist_ok=True)
+            sampler = profile.record(server.pid, seconds, raw)
+            await drive("127.0.0.1", port, "/graphql", headers, bodies["a_page"], 8, seconds, warmup=0)
+            sampler.wait(60)
+            report["profile_a_page"] = profile.summarize(raw)
         report["kehu_memory_mb"] = {k: round(v, 1) for k, v in _memory_mb(server.pid).items()}
     finally:
         _stop(server)
@@ -293,6 +308,13 @@ def _print(report: dict) -> None:
                   f"{row['statements']:g} | {'' if ratio is None else f'{ratio:.2f}'} |")
     memory = report.get("kehu_memory_mb", {})
     print(f"\nkehu worker memory: peak {memory.get('VmHWM', 0):.0f} MB, after the run {memory.get('VmRSS', 0):.0f} MB")
+    if sampled := report.get("profile_a_page"):
+        print(f"\na_page at 8 clients, {sampled['samples']:,} py-spy samples of the worker\n")
+        for title, shares in (("layer", sampled["layers"]), ("function on top of the stack", sampled["functions"])):
+            print(f"| {title} | share |\n|---|---|")
+            for name, share in shares.items():
+                print(f"| {name} | {share:.1f}% |")
+            print()
 
 
 if __name__ == "__main__":
