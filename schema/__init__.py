@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from schema.access import AccessMutations, AccessQueries
 from schema.audit import AuditQueries
 from schema.customers import CustomerMutations, CustomerQueries
+from schema.execution import BreadthFirstExecutionContext
 from schema.graph import GraphMutations
 from schema.interactions import InteractionMutations
 from schema.limits import QueryLimits
@@ -21,7 +22,6 @@ from schema.staff import StaffMutations, StaffQueries
 from schema.tokens import TokenMutations, TokenQueries
 
 __all__ = ["build_schema"]
-
 
 
 @strawberry.type(description="Everything kehu answers: customers and the graph between them, staff, tokens and the audit log.")
@@ -61,5 +61,6 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
+        execution_context_class=BreadthFirstExecutionContext,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=True),
     )

@@ -120,7 +120,7 @@ async def app_with(clean_db: str, admin_headers) -> AsyncIterator[Callable[..., 
 
 def _beyond_sign_in(statements: list[str]) -> list[str]:
     """The statements run for the operation itself, not to resolve the bearer token."""
-    return [s for s in statements if '"api_token"' not in s and '"user_role"' not in s]
+    return [s for s in statements if "api_token" not in s and "user_role" not in s]
 
 
 async def create_customer(client: httpx.AsyncClient) -> str:
