@@ -18,10 +18,12 @@ Queries only read, so running their resolvers a second time is safe.
 from __future__ import annotations
 
 import asyncio
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
     GraphQLError,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -34,6 +36,8 @@ from graphql.execution.collect_fields import FieldDetails
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter, get_arguments
+from strawberry.types.field import StrawberryField
 
 from models import db
 
@@ -94,8 +98,7 @@ class BreadthFirstExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if field_def.args or node.arguments
                 else {}
             )
-            resolve = field_def.resolve
-            values = [resolve(source, info, **args) for source in sources]
+            values = self._resolve(field_def, info, args, sources)
             for index, value in enumerate(values):
                 if is_awaitable(value):
                     awaiting.append((values, index, value))
@@ -114,6 +117,33 @@ class BreadthFirstExecutionContext(StrawberryGraphQLCoreExecutionContext):
             for result, value in zip(results, column, strict=True):
                 result[key] = value
         return results
+
+    def _resolve(self, field_def: GraphQLField, info: GraphQLResolveInfo, args: dict[str, Any], sources: list[Any]) -> list[Any]:
+        """The field's value (or awaitable) for each source, arguments converted once for all."""
+        definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        strawberry_schema = self.schema._strawberry_schema
+        if isinstance(definition, StrawberryField) and not definition.extensions:
+            if definition.is_basic_field and definition.default_resolver is getattr:
+                return list(map(attrgetter(definition.python_name), sources))
+            resolver = definition.base_resolver
+            if (
+                resolver is not None
+                and resolver.self_parameter is not None
+                and resolver.parent_parameter is None
+                and resolver.root_parameter is None
+                and not strawberry_schema.exception_handlers
+            ):
+                _, kwargs = get_arguments(
+                    field=definition,
+                    source=None,
+                    info=strawberry_schema.config.info_class(_raw_info=info, _field=definition),
+                    kwargs=args,
+                    config=strawberry_schema.config,
+                    scalar_registry=strawberry_schema.schema_converter.scalar_registry,
+                )
+                return [resolver(source, **kwargs) for source in sources]
+        resolve = field_def.resolve
+        return [resolve(source, info, **args) for source in sources]
 
     async def _complete(
         self, return_type: GraphQLOutputType, details: list[FieldDetails], values: list[Any], info: GraphQLResolveInfo

@@ -32,8 +32,15 @@ class Node:
 class PageInfo:
     has_next_page: bool = strawberry.field(description="More items follow this page.")
     has_previous_page: bool = strawberry.field(description="Items come before this page.")
-    start_cursor: str | None = strawberry.field(description="The cursor of the page's first item.")
-    end_cursor: str | None = strawberry.field(description="The cursor of the page's last item.")
+    page: strawberry.Private[Page]
+
+    @strawberry.field(description="The cursor of the page's first item.")
+    def start_cursor(self) -> str | None:
+        return self.page.cursor(self.page.rows[0]) if self.page.rows else None
+
+    @strawberry.field(description="The cursor of the page's last item.")
+    def end_cursor(self) -> str | None:
+        return self.page.cursor(self.page.rows[-1]) if self.page.rows else None
 
 
 @strawberry.type(description="An item in a list with its cursor.")
@@ -70,15 +77,9 @@ def page_args(first: int | None, after: str | None, last: int | None, before: st
 def connection(
     page: Page, make: Callable[[dict[str, Any]], T], count: Callable[[], Awaitable[int]]
 ) -> Connection[T]:
-    rows = page.rows
     return Connection(
-        edges=[Edge(node=make(row), page=page, row=row) for row in rows],
-        page_info=PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=page.has_previous,
-            start_cursor=page.cursor(rows[0]) if rows else None,
-            end_cursor=page.cursor(rows[-1]) if rows else None,
-        ),
+        edges=[Edge(node=make(row), page=page, row=row) for row in page.rows],
+        page_info=PageInfo(has_next_page=page.has_next, has_previous_page=page.has_previous, page=page),
         count=count,
     )
 

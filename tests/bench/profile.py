@@ -13,16 +13,19 @@ from pathlib import Path
 
 __all__ = ["available", "record", "summarize"]
 
-# First match wins; a path is a frame's file as py-spy reports it.
+ROOT = Path(__file__).resolve().parents[2]
+
+# A frame's file as py-spy names it: relative to its sys.path entry ("graphql/execution/...",
+# "schema/execution.py") or absolute. First match wins.
 LAYERS = (
-    ("graphql-core execution", ("/graphql/",)),
-    ("strawberry: field wrappers, argument conversion", ("/strawberry/",)),
-    ("asyncio: tasks, futures, the loop", ("/asyncio/", "uvloop")),
-    ("asyncpg: the driver", ("/asyncpg/",)),
-    ("tortoise and pypika", ("/tortoise/", "/pypika")),
-    ("json", ("/json/",)),
-    ("HTTP: uvicorn, starlette", ("/uvicorn/", "/starlette/", "httptools")),
-    ("kehu schema/: resolvers, loaders", ("schema/",)),
+    ("graphql-core", ("graphql/",)),
+    ("strawberry: field wrappers, argument conversion", ("strawberry/",)),
+    ("event loop and tasks (asyncio, uvloop)", ("asyncio/", "uvloop/")),
+    ("asyncpg: the driver", ("asyncpg/",)),
+    ("tortoise and pypika", ("tortoise/", "pypika_tortoise/")),
+    ("json", ("json/",)),
+    ("HTTP: uvicorn, starlette", ("uvicorn/", "starlette/", "httptools/")),
+    ("kehu schema/: execution, resolvers, loaders", ("schema/",)),
     ("kehu models/: SQL, rules, scope", ("models/",)),
     ("kehu server/", ("server/",)),
 )
@@ -47,10 +50,13 @@ def record(pid: int, seconds: float, output: Path) -> subprocess.Popen:
 
 
 def _layer(path: str) -> str:
-    for name, needles in LAYERS:
-        if any(needle in path for needle in needles):
+    relative = path.split("site-packages/")[-1].removeprefix(str(ROOT) + "/")
+    if relative.startswith("/"):  # the standard library
+        relative = relative.split("/lib/python3")[-1].split("/", 1)[-1]
+    for name, prefixes in LAYERS:
+        if relative.startswith(prefixes):
             return name
-    return "other: " + path.rsplit("/", 1)[-1]
+    return "other: " + relative
 
 
 def summarize(raw: Path, top: int = 15) -> dict:
