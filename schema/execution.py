@@ -18,6 +18,7 @@ Queries only read, so running their resolvers a second time is safe.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Iterable
 from operator import attrgetter
 from typing import Any
 
@@ -30,6 +31,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     Undefined,
+    get_named_type,
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetails
@@ -98,33 +100,43 @@ class BreadthFirstExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if field_def.args or node.arguments
                 else {}
             )
-            values = self._resolve(field_def, info, args, sources)
-            for index, value in enumerate(values):
-                if is_awaitable(value):
-                    awaiting.append((values, index, value))
+            values, plain = self._resolve(field_def, info, args, sources)
+            if not plain:
+                awaiting.extend((values, index, value) for index, value in enumerate(values) if is_awaitable(value))
             for result in results:
                 result[key] = None  # the key's place in the response, filled below
             fields.append((key, field_def.type, details, values, info))
         if awaiting:
             for (values, index, _), value in zip(
-                awaiting, await asyncio.gather(*(awaitable for _, _, awaitable in awaiting)), strict=True
+                awaiting, await _all(awaitable for _, _, awaitable in awaiting), strict=True
             ):
                 values[index] = value
-        completed = await asyncio.gather(
-            *(self._complete(return_type, details, values, info) for _, return_type, details, values, info in fields)
-        )
-        for (key, *_), column in zip(fields, completed, strict=True):
+        # Leaves complete at once; fields with objects below them go on concurrently, so that
+        # the loaders of sibling subtrees batch together.
+        completed: dict[str, list[Any]] = {}
+        below = []
+        for key, return_type, details, values, info in fields:
+            if is_leaf_type(get_named_type(return_type)):
+                completed[key] = _leaves(return_type, values)
+            else:
+                below.append((key, self._complete(return_type, details, values, info)))
+        for (key, _), column in zip(below, await _all(work for _, work in below), strict=True):
+            completed[key] = column
+        for key, column in completed.items():
             for result, value in zip(results, column, strict=True):
                 result[key] = value
         return results
 
-    def _resolve(self, field_def: GraphQLField, info: GraphQLResolveInfo, args: dict[str, Any], sources: list[Any]) -> list[Any]:
-        """The field's value (or awaitable) for each source, arguments converted once for all."""
+    def _resolve(
+        self, field_def: GraphQLField, info: GraphQLResolveInfo, args: dict[str, Any], sources: list[Any]
+    ) -> tuple[list[Any], bool]:
+        """The field's value (or awaitable) for each source, arguments converted once for all; and
+        whether the values are plain attributes, which are never awaitable."""
         definition = field_def.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
         strawberry_schema = self.schema._strawberry_schema
         if isinstance(definition, StrawberryField) and not definition.extensions:
             if definition.is_basic_field and definition.default_resolver is getattr:
-                return list(map(attrgetter(definition.python_name), sources))
+                return list(map(attrgetter(definition.python_name), sources)), True
             resolver = definition.base_resolver
             if (
                 resolver is not None
@@ -141,9 +153,9 @@ class BreadthFirstExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     config=strawberry_schema.config,
                     scalar_registry=strawberry_schema.schema_converter.scalar_registry,
                 )
-                return [resolver(source, **kwargs) for source in sources]
+                return [resolver(source, **kwargs) for source in sources], False
         resolve = field_def.resolve
-        return [resolve(source, info, **args) for source in sources]
+        return [resolve(source, info, **args) for source in sources], False
 
     async def _complete(
         self, return_type: GraphQLOutputType, details: list[FieldDetails], values: list[Any], info: GraphQLResolveInfo
@@ -171,11 +183,7 @@ class BreadthFirstExecutionContext(StrawberryGraphQLCoreExecutionContext):
             done = await self._complete(return_type.of_type, details, items, info)
             return [None if span is None else done[span[0] : span[1]] for span in spans]
         if is_leaf_type(return_type):
-            serialize = return_type.serialize
-            serialized = [None if value is None else serialize(value) for value in values]
-            if any(out is None or out is Undefined for out, value in zip(serialized, values, strict=True) if value is not None):
-                raise _HandBack
-            return serialized
+            return _leaves(return_type, values)
         if isinstance(return_type, GraphQLObjectType):
             present = [value for value in values if value is not None]
             if return_type.is_type_of is not None and not all(
@@ -188,3 +196,30 @@ class BreadthFirstExecutionContext(StrawberryGraphQLCoreExecutionContext):
             done = iter(await self._level(return_type, present, grouped) if present else ())
             return [None if value is None else next(done) for value in values]
         raise _HandBack  # interfaces and unions: graphql-core resolves the runtime type
+
+
+async def _all(awaitables: Iterable[Awaitable[Any]]) -> list[Any]:
+    """Await them concurrently; a single one is awaited as it is, without a task."""
+    awaitables = list(awaitables)
+    if len(awaitables) == 1:
+        return [await awaitables[0]]
+    return await asyncio.gather(*awaitables)
+
+
+def _leaves(return_type: GraphQLOutputType, values: list[Any]) -> list[Any]:
+    """Values of a scalar or enum type (possibly in lists, possibly non-null), serialized."""
+    if isinstance(return_type, GraphQLNonNull):
+        completed = _leaves(return_type.of_type, values)
+        if any(value is None for value in completed):
+            raise _HandBack
+        return completed
+    if isinstance(return_type, GraphQLList):
+        if any(value is not None and (isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__")) for value in values):
+            raise _HandBack
+        return [None if value is None else _leaves(return_type.of_type, list(value)) for value in values]
+    serialize = return_type.serialize
+    serialized = [None if value is None else serialize(value) for value in values]
+    if any(out is None or out is Undefined for out, value in zip(serialized, values, strict=True) if value is not None):
+        raise _HandBack
+    return serialized
+
