@@ -199,11 +199,19 @@ class BreadthFirstExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
 
 async def _all(awaitables: Iterable[Awaitable[Any]]) -> list[Any]:
-    """Await them concurrently; a single one is awaited as it is, without a task."""
+    """Await them concurrently; a single one is awaited as it is, without a task.
+
+    Every one runs to its end before the first error is raised, so that none is still reading
+    while graphql-core answers the operation again.
+    """
     awaitables = list(awaitables)
     if len(awaitables) == 1:
         return [await awaitables[0]]
-    return await asyncio.gather(*awaitables)
+    results = await asyncio.gather(*awaitables, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
 
 
 def _leaves(return_type: GraphQLOutputType, values: list[Any]) -> list[Any]:

@@ -140,3 +140,4 @@ async def test_a_page_of_customers_batches_each_relation_into_one_statement(scop
     nodes = [edge["node"] for edge in data["customers"]["edges"]]
     assert any(node["referrer"] for node in nodes) and any(node["referrals"]["edges"] for node in nodes)
     assert sorted(len(node["interactions"]["edges"]) for node in nodes) == [0] + [2] * 9  # "Nobody's" has none
+
