@@ -12,6 +12,7 @@ of the comparison; Tortoise's ``tortoise_migrations`` bookkeeping table is ignor
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import AsyncIterator
@@ -346,3 +347,44 @@ async def test_postgres_plans_each_search_for_its_own_pattern(database):
     rows = await db.connection().execute_query_dict("SELECT current_setting('plan_cache_mode') AS mode")
     assert rows[0]["mode"] == "force_custom_plan"
 
+
+
+async def test_postgres_estimates_a_phone_or_email_search_from_its_pattern(database):
+    """A histogram of unique values makes a pattern that hits one of them look common (1%)."""
+    if db.dialect() != "postgres":
+        pytest.skip("PostgreSQL planner statistics")
+    connection = db.connection()
+    await connection.execute_query(
+        "INSERT INTO customer (name, phone, email, source, custom_fields, notes, created_at, updated_at)"
+        " SELECT 'c' || i, '+86138' || lpad((i * 7919 % 100000000)::text, 8, '0'), 'c' || i || '@example.com',"
+        " 'other', '{}', '', now(), now() FROM generate_series(1, 2000) AS i"
+    )
+
+    async def estimate(transaction, column: str, value: str) -> int:
+        fragment = value[-8:] if column == "phone" else value.split("@")[0] + "@"
+        plan = await transaction.execute_query_dict(
+            f"EXPLAIN (FORMAT JSON) SELECT id FROM customer WHERE {column} LIKE '%{fragment}%'"
+        )
+        document = plan[0]["QUERY PLAN"]
+        return (json.loads(document) if isinstance(document, str) else document)[0]["Plan"]["Plan Rows"]
+
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback):
+        async with in_transaction() as transaction:  # PostgreSQL's default statistics, undone after
+            await transaction.execute_query(
+                "ALTER TABLE customer ALTER COLUMN phone SET STATISTICS -1, ALTER COLUMN email SET STATISTICS -1"
+            )
+            await transaction.execute_query("ANALYZE customer")
+            rows = await transaction.execute_query_dict(
+                "SELECT attname, histogram_bounds::text::text[] AS bounds FROM pg_stats"
+                " WHERE tablename = 'customer' AND attname IN ('phone', 'email')"
+            )
+            samples = [(row["attname"], value) for row in rows for value in row["bounds"][1:-1:10]]
+            assert len(samples) >= 10
+            assert max([await estimate(transaction, column, value) for column, value in samples]) >= 10
+            raise Rollback
+
+    await connection.execute_query("ANALYZE customer")
+    assert max([await estimate(connection, column, value) for column, value in samples]) <= 5  # a handful, by the pattern
