@@ -15,7 +15,7 @@ import httpx
 import pytest
 import strawberry
 
-from server.graphql_http import GraphQLEndpoint
+from server.graphql_http import GraphQLEndpoint, _dumps
 from server.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -550,3 +550,26 @@ async def test_masking_replaces_an_unexpected_error_with_a_request_id(settings):
 def test_the_body_and_batch_limits_default_to_one_mebibyte_and_ten_operations():
     settings = Settings.from_env({})
     assert (settings.max_body_bytes, settings.max_batch) == (1_048_576, 10)
+
+
+# --- the answer's encoding ----------------------------------------------------------------
+
+
+async def test_answers_are_utf_8_json(client):
+    created = await post(client, 'mutation { createCustomer(input: {name: "王芳"}) { customer { name } } }')
+    assert created.status_code == 200, created.text
+    assert '"name":"王芳"'.encode() in created.content  # UTF-8, not \\u escapes
+    assert created.json()["data"]["createCustomer"]["customer"] == {"name": "王芳"}
+
+    surrogate = await client.post(
+        "/graphql", content='{"query": "{ customers(filter: {search: \\"\\ud800\\"}) { totalCount } }"}',
+        headers={"content-type": JSON, "accept": GRAPHQL_RESPONSE},
+    )
+    assert media_type(surrogate) == GRAPHQL_RESPONSE
+    assert surrogate.json()["errors"], surrogate.text
+
+
+@pytest.mark.parametrize("body", [{"echo": "\ud800"}, {"n": 10**30}, [{"n": -(2**70)}]])
+def test_what_the_fast_encoder_refuses_is_still_written_as_json(body):
+    """Lone surrogates and integers beyond 64 bits can come in with JSON input."""
+    assert json.loads(_dumps(body)) == body

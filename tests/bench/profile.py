@@ -28,6 +28,7 @@ LAYERS = (
     ("kehu schema/: execution, resolvers, loaders", ("schema/",)),
     ("kehu models/: SQL, rules, scope", ("models/",)),
     ("kehu server/", ("server/",)),
+    ("enum lookups and dataclass __init__ (rows into objects)", ("enum.py", "<string>")),
 )
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<path>.*?)(?::\d+)?\)$")
 
@@ -71,9 +72,11 @@ def summarize(raw: Path, top: int = 15) -> dict:
         n = int(count)
         total += n
         leaf = _FRAME.match(stack.rsplit(";", 1)[-1])
-        path = leaf["path"] if leaf else stack
-        layers[_layer(path)] += n
-        functions[f"{leaf['function']} ({path.split('site-packages/')[-1]})" if leaf else path] += n
+        if leaf is None or not leaf["path"].endswith((".py", ">")):  # py-spy could not name the frame
+            layers["other: unnamed frames"] += n
+            continue
+        layers[_layer(leaf["path"])] += n
+        functions[f"{leaf['function']} ({leaf['path'].split('site-packages/')[-1]})"] += n
     share = lambda n: round(100 * n / total, 1) if total else 0.0  # noqa: E731
     return {
         "samples": total,
