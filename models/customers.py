@@ -38,11 +38,13 @@ __all__ = [
     "CustomerTag",
     "Gender",
     "Source",
+    "columns_of",
     "count_customers",
     "create_customer",
     "customers_by_ids",
     "delete_customer",
     "list_customers",
+    "select_list",
     "tags_by_customer",
     "update_customer",
 ]
@@ -108,7 +110,22 @@ COLUMNS = (
     "id", "name", "phone", "email", "birthday", "gender", "company", "source", "custom_fields",
     "notes", "referrer_id", "referred_at", "created_at", "updated_at", "owner_id", "team_id",
 )
-_SELECT = ", ".join(f"c.{column}" for column in COLUMNS)
+
+
+def columns_of(needed: Iterable[str], *also: str) -> tuple[str, ...]:
+    """The customer columns to read for ``needed`` and ``also``, with the id, in table order.
+
+    A page read by a client names few of a customer's sixteen columns; decoding the others
+    (timestamps most) was a tenth of the time of a page of customers with their referrals.
+    """
+    wanted = {"id", *needed, *also}
+    if unknown := wanted.difference(COLUMNS):
+        raise ValueError(f"customer has no columns {sorted(unknown)}")
+    return tuple(column for column in COLUMNS if column in wanted)
+
+
+def select_list(alias: str, columns: Iterable[str] = COLUMNS) -> str:
+    return ", ".join(f"{alias}.{column}" for column in columns)
 
 _EDITABLE = {
     "name", "phone", "email", "birthday", "gender", "company", "source", "tags", "custom_fields", "notes",
@@ -251,12 +268,15 @@ async def delete_customer(scope: Scope, customer_id: int) -> dict[str, Any]:
     return row
 
 
-async def customers_by_ids(scope: Scope, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+async def customers_by_ids(
+    scope: Scope, ids: Iterable[int], columns: tuple[str, ...] = COLUMNS
+) -> dict[int, dict[str, Any]]:
+    """The visible customers among ``ids``, as rows of ``columns`` (from ``columns_of``)."""
     ids = list(dict.fromkeys(ids))
     if not ids:
         return {}
     q = Query()
-    sql = f"SELECT {_SELECT} FROM customer c WHERE c.id IN {q.in_list(ids)} AND {scope.customers(q, 'c')}"
+    sql = f"SELECT {select_list('c', columns)} FROM customer c WHERE c.id IN {q.in_list(ids)} AND {scope.customers(q, 'c')}"
     return {row["id"]: scope.present(row) for row in await fetch(sql, q, Customer)}
 
 
@@ -332,16 +352,17 @@ class CustomerOrder(Enum):
 
 
 async def list_customers(
-    scope: Scope, filter: CustomerFilter, order: SortKey, args: PageArgs
+    scope: Scope, filter: CustomerFilter, order: SortKey, args: PageArgs, columns: tuple[str, ...] = COLUMNS
 ) -> Page:
+    """A page of the visible customers ``filter`` picks, as rows of ``columns`` and the sort key."""
     args = args.checked()
     q = Query()
     conditions = [scope.customers(q, "c"), *filter.where(q, scope)]
     if (keyset := args.keyset_condition(order, q, "c")) is not None:
         conditions.append(keyset)
     sql = (
-        f"SELECT {_SELECT} FROM customer c WHERE {' AND '.join(conditions)} "
-        f"ORDER BY {args.order_by(order, 'c')} LIMIT {args.size + 1}"
+        f"SELECT {select_list('c', columns_of(columns, order.name))} FROM customer c"
+        f" WHERE {' AND '.join(conditions)} ORDER BY {args.order_by(order, 'c')} LIMIT {args.size + 1}"
     )
     return Page.from_rows([scope.present(row) for row in await fetch(sql, q, Customer)], args, order)
 

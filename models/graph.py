@@ -18,7 +18,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models.audit import record
-from models.customers import COLUMNS, Customer, customers_by_ids
+from models.customers import COLUMNS, Customer, columns_of, customers_by_ids, select_list
 from models.errors import DomainError, ErrorCode
 from models.orders import OrderStatus
 from models.pagination import MAX_PAGE_SIZE, Page, PageArgs, SortKey, fetch_pages
@@ -128,15 +128,17 @@ async def set_referrer(scope: Scope, customer_id: int, referrer_id: int | None) 
 
 
 _REFERRAL_KEY = SortKey("c.referred_at", "datetime", descending=True)
-_SELECT_C = ", ".join(f"c.{column}" for column in COLUMNS)
 
 
-async def referrals_pages(scope: Scope, referrer_ids: list[int], args: PageArgs) -> dict[int, Page]:
-    """Direct referrals of each referrer, most recently referred first."""
+async def referrals_pages(
+    scope: Scope, referrer_ids: list[int], args: PageArgs, columns: tuple[str, ...] = COLUMNS
+) -> dict[int, Page]:
+    """Direct referrals of each referrer, most recently referred first, as rows of ``columns``."""
     q = Query()
     source = f"customer c WHERE c.referrer_id IN {q.in_list(referrer_ids)} AND {scope.customers(q, 'c')}"
+    select = select_list("c", columns_of(columns, _REFERRAL_KEY.name))
     pages = await fetch_pages(
-        q, referrer_ids, select=_SELECT_C, source=source, parent="c.referrer_id", key=_REFERRAL_KEY, args=args, model=Customer
+        q, referrer_ids, select=select, source=source, parent="c.referrer_id", key=_REFERRAL_KEY, args=args, model=Customer
     )
     for page in pages.values():
         page.rows = [scope.present(row) for row in page.rows]
@@ -184,7 +186,7 @@ async def referral_trees(
     q = Query()
     sql = (
         _downstream_cte(scope, q, root_ids, depth)
-        + f", ranked AS (SELECT down.root, down.level, {_SELECT_C}, ROW_NUMBER() OVER"
+        + f", ranked AS (SELECT down.root, down.level, {select_list('c')}, ROW_NUMBER() OVER"
         " (PARTITION BY down.root ORDER BY down.level, c.referred_at, c.id) AS rn"
         " FROM down JOIN customer c ON c.id = down.id)"
         f" SELECT * FROM ranked WHERE rn <= {first} ORDER BY root, rn"

@@ -36,8 +36,13 @@ class SortKey:
     kind: str  # "datetime", "text" or "int"
     descending: bool
 
+    @property
+    def name(self) -> str:
+        """The column without its table alias: its key in a row."""
+        return self.column.rsplit(".", 1)[-1]
+
     def encode(self, row: dict[str, Any]) -> str:
-        value = row[self.column.rsplit(".", 1)[-1]]
+        value = row[self.name]
         if self.kind == "datetime":
             value = value.isoformat()
         raw = json.dumps([self.column, value, row["id"]], ensure_ascii=False, separators=(",", ":"))

@@ -21,6 +21,9 @@ from models.sql import Query
 
 __all__ = ["Scope"]
 
+# What a caller without customer.pii sees of each personal column.
+_MASKS = {"phone": mask_phone, "email": mask_email, "birthday": lambda _: None}
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -85,10 +88,10 @@ class Scope:
         return f"{live} AND {alias}.team_id IN {q.in_list(self.team_ids)}"
 
     def present(self, row: dict[str, Any]) -> dict[str, Any]:
-        """A customer row as this caller may see it: masked without ``customer.pii``."""
+        """A customer row (of any of its columns) as this caller may see it: masked without ``customer.pii``."""
         if self.can("customer.pii"):
             return row
-        return {**row, "phone": mask_phone(row["phone"]), "email": mask_email(row["email"]), "birthday": None}
+        return {key: _MASKS[key](value) if key in _MASKS else value for key, value in row.items()}
 
     def owner(self) -> dict[str, int | None]:
         """Who owns what this caller creates."""

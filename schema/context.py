@@ -17,6 +17,8 @@ class Context:
     scope: Scope
     request_id: str
     loaders: Loaders = field(init=False)
+    customer_columns: dict[tuple, tuple[str, ...]] = field(init=False, default_factory=dict)
+    """The customer columns each field of the query reads (``schema.customers.columns``)."""
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.scope)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.nodes import SelectedField, Selection
 
 from models import customers
 from models.customers import CustomerFilter, CustomerOrder, Gender, Source
@@ -51,22 +53,25 @@ class Customer(Node):
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Customer:
+        """A customer from a row of any of its columns: what a field needs was read (``columns``)."""
+        get = row.get
+        gender, source = get("gender"), get("source")
         return cls(
             id=to_global_id("Customer", row["id"]),
             pk=row["id"],
-            referrer_pk=row["referrer_id"],
-            name=row["name"],
-            phone=row["phone"],
-            email=row["email"],
-            birthday=row["birthday"],
-            gender=Gender(row["gender"]) if row["gender"] else None,
-            company=row["company"],
-            source=Source(row["source"]),
-            custom_fields=row["custom_fields"],
-            notes=row["notes"],
-            recorded_referred_at=row["referred_at"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
+            referrer_pk=get("referrer_id"),
+            name=get("name"),
+            phone=get("phone"),
+            email=get("email"),
+            birthday=get("birthday"),
+            gender=Gender(gender) if gender else None,
+            company=get("company"),
+            source=Source(source) if source else None,
+            custom_fields=get("custom_fields"),
+            notes=get("notes"),
+            recorded_referred_at=get("referred_at"),
+            created_at=get("created_at"),
+            updated_at=get("updated_at"),
         )
 
     @strawberry.field(description="Tags on the customer, in alphabetical order.")
@@ -94,7 +99,7 @@ class Customer(Node):
         before: Annotated[str | None, _arg("before")] = None,
     ) -> Connection[Customer]:
         loaders = info.context.loaders
-        page = await loaders.referrals.load((self.pk, page_args(first, after, last, before)))
+        page = await loaders.referrals.load((self.pk, page_args(first, after, last, before), columns(info, "edges", "node")))
         return connection(page, Customer.from_row, lambda: loaders.referral_count.load((self.pk,)))
 
     @strawberry.field(
@@ -186,9 +191,52 @@ class Customer(Node):
 
 
 async def load_customer(info: Info, pk: int) -> Customer | None:
-    """A customer through the request's loader; null when absent or out of scope."""
-    row = await info.context.loaders.customer.load(pk)
+    """The customer a field returns, through the request's loader; null when absent or out of scope."""
+    row = await info.context.loaders.customer_columns.load((pk, columns(info)))
     return Customer.from_row(row) if row else None
+
+
+# The columns each Customer field reads. The others read the id alone (_BY_ID); a field in
+# neither set reads every column, so a new field is right before it is listed here.
+_FIELD_COLUMNS = {
+    "name": ("name",), "phone": ("phone",), "email": ("email",), "birthday": ("birthday",),
+    "gender": ("gender",), "company": ("company",), "source": ("source",), "customFields": ("custom_fields",),
+    "notes": ("notes",), "createdAt": ("created_at",), "updatedAt": ("updated_at",),
+    "referrer": ("referrer_id",), "referredAt": ("referrer_id", "referred_at"),
+}
+_BY_ID = frozenset({
+    "id", "__typename", "tags", "referrals", "referralTree", "referralStats", "links", "interactions", "orders",
+    "orderCount", "lifetimeValue", "lastOrderAt",
+})
+
+
+def columns(info: Info, *path: str) -> tuple[str, ...]:
+    """The columns to read of the customers this field returns (at ``path`` inside it, for a
+    connection's ``edges``, ``node``): those the query's selection of them needs.
+
+    Worked out once per field of the query, not for each of the (many) parents it is read on.
+    """
+    memo = info.context.customer_columns
+    key = (id(info._raw_info.field_nodes[0]), path)
+    if (found := memo.get(key)) is None:
+        names = {name for field in info.selected_fields for name in _selected(field.selections, path)}
+        if names <= _BY_ID | _FIELD_COLUMNS.keys():
+            found = customers.columns_of(column for name in names for column in _FIELD_COLUMNS.get(name, ()))
+        else:
+            found = customers.COLUMNS
+        memo[key] = found
+    return found
+
+
+def _selected(selections: list[Selection], path: tuple[str, ...]) -> Iterator[str]:
+    """Names of the fields selected at ``path`` below ``selections``, fragments included."""
+    for selection in selections:
+        if not isinstance(selection, SelectedField):
+            yield from _selected(selection.selections, path)
+        elif not path:
+            yield selection.name
+        elif selection.name == path[0]:
+            yield from _selected(selection.selections, path[1:])
 
 
 @strawberry.input(description="Narrow the customer list; all given conditions must hold.")
@@ -257,8 +305,7 @@ class CustomerQueries:
             if error.errors[0].code is ErrorCode.NOT_FOUND:
                 return None
             raise bad_input(error) from None
-        row = await info.context.loaders.customer.load(pk)
-        return Customer.from_row(row) if row else None
+        return await load_customer(info, pk)
 
     @strawberry.field(description="Customers, newest first unless `orderBy` says otherwise.")
     async def customers(
@@ -275,7 +322,9 @@ class CustomerQueries:
         args = page_args(first, after, last, before)
         domain_filter = (filter or CustomerFilterInput()).to_domain()
         try:
-            page = await customers.list_customers(scope, domain_filter, _sort_key(order_by), args)
+            page = await customers.list_customers(
+                scope, domain_filter, _sort_key(order_by), args, columns(info, "edges", "node")
+            )
         except DomainError as error:
             raise bad_input(error) from None
         return connection(page, Customer.from_row, lambda: customers.count_customers(scope, domain_filter))

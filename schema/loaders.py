@@ -62,6 +62,11 @@ class Loaders:
         return self._by_id(customers.customers_by_ids)
 
     @cached_property
+    def customer_columns(self) -> DataLoader:
+        """Customers by ``(id, columns)``: only the columns a selection of them reads."""
+        return _grouped(self._scoped(customers.customers_by_ids), lambda _: None)
+
+    @cached_property
     def interaction(self) -> DataLoader:
         return self._by_id(interactions.interactions_by_ids)
 
