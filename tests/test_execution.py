@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -141,3 +142,23 @@ async def test_a_page_of_customers_batches_each_relation_into_one_statement(scop
     assert any(node["referrer"] for node in nodes) and any(node["referrals"]["edges"] for node in nodes)
     assert sorted(len(node["interactions"]["edges"]) for node in nodes) == [0] + [2] * 9  # "Nobody's" has none
 
+
+
+async def test_what_a_query_made_dies_with_it_not_in_a_reference_cycle(scope):
+    """Cycles wait for the collector's full pass, which stalls every request in flight."""
+    schema = build_schema()
+    query, variables = WALKED["every customer field"]
+
+    async def run() -> None:
+        result = await schema.execute(query, variable_values=variables, context_value=Context(scope=scope, request_id="t"))
+        assert result.errors is None and len(result.data["customers"]["edges"]) == 7
+
+    await run()  # caches warmed
+    gc.collect()
+    gc.disable()
+    try:
+        await run()
+        left = gc.collect()
+    finally:
+        gc.enable()
+    assert left == 0
