@@ -217,7 +217,9 @@ def columns(info: Info, *path: str) -> tuple[str, ...]:
     Worked out once per field of the query, not for each of the (many) parents it is read on.
     """
     memo = info.context.customer_columns
-    key = (id(info._raw_info.field_nodes[0]), path)
+    # The nodes merged into this field: a named fragment's nodes are the same objects wherever
+    # it is spread, but what they are merged with differs from place to place.
+    key = (*map(id, info._raw_info.field_nodes), path)
     if (found := memo.get(key)) is None:
         names = {name for field in info.selected_fields for name in _selected(field.selections, path)}
         if names <= _BY_ID | _FIELD_COLUMNS.keys():

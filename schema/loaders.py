@@ -51,8 +51,10 @@ class Loaders:
         return partial(fetch, self.scope)
 
     def _by_id(self, fetch: Fetch) -> DataLoader:
+        scope = self.scope  # not self: the loaders would hold themselves in a cycle
+
         async def load(ids: Sequence[int]) -> list[dict[str, Any] | None]:
-            rows = await fetch(self.scope, ids)
+            rows = await fetch(scope, ids)
             return [rows.get(i) for i in ids]
 
         return DataLoader(load_fn=load)
@@ -63,8 +65,16 @@ class Loaders:
 
     @cached_property
     def customer_columns(self) -> DataLoader:
-        """Customers by ``(id, columns)``: only the columns a selection of them reads."""
-        return _grouped(self._scoped(customers.customers_by_ids), lambda _: None)
+        """Customers by ``(id, columns)``, the columns a selection of them reads: one statement
+        reads, for all the keys of a batch, every column any of them names."""
+        scope = self.scope
+
+        async def load(keys: Sequence[tuple[int, tuple[str, ...]]]) -> list[dict[str, Any] | None]:
+            columns = customers.columns_of(column for _, wanted in keys for column in wanted)
+            rows = await customers.customers_by_ids(scope, [pk for pk, _ in keys], columns)
+            return [rows.get(pk) for pk, _ in keys]
+
+        return DataLoader(load_fn=load)
 
     @cached_property
     def interaction(self) -> DataLoader:
@@ -133,8 +143,10 @@ class Loaders:
     @cached_property
     def audit_actor(self) -> DataLoader:
         """Actors of audit events: whoever may read the log may see who acted."""
+        scope = self.scope
+
         async def load(ids: Sequence[int]) -> list[dict[str, Any] | None]:
-            if not self.scope.can("audit.read"):
+            if not scope.can("audit.read"):
                 return [None] * len(ids)
             rows = await staff.users_by_ids(Scope.of_system(), list(ids))
             return [rows.get(i) for i in ids]

@@ -180,9 +180,9 @@ class GraphQLEndpoint:
         scope = await _scope(request)
         results = [await self._execute(op, allowed, request_id, media, scope) for op in operations]
         if batch:
-            return Response(_dumps([body for _, body in results]), media_type=media)
+            return Response(_dumps([body for _, body in results]), media_type=f"{media}; charset=utf-8")
         status, body = results[0]
-        return Response(_dumps(body), status_code=status, media_type=media)
+        return Response(_dumps(body), status_code=status, media_type=f"{media}; charset=utf-8")
 
     def _from_query_string(self, request: Request) -> Operation:
         params: dict[str, Any] = dict(request.query_params)

@@ -558,7 +558,8 @@ def test_the_body_and_batch_limits_default_to_one_mebibyte_and_ten_operations():
 async def test_answers_are_utf_8_json(client):
     created = await post(client, 'mutation { createCustomer(input: {name: "王芳"}) { customer { name } } }')
     assert created.status_code == 200, created.text
-    assert '"name":"王芳"'.encode() in created.content  # UTF-8, not \\u escapes
+    assert '"name":"王芳"'.encode() in created.content  # UTF-8, not \\u escapes, and said so
+    assert created.headers["content-type"] == f"{GRAPHQL_RESPONSE}; charset=utf-8"
     assert created.json()["data"]["createCustomer"]["customer"] == {"name": "王芳"}
 
     surrogate = await client.post(

@@ -145,3 +145,22 @@ async def test_a_page_reads_the_columns_its_selection_names(gql, graph, count_st
     )
     reads = customer_reads()
     assert "c.notes" in reads and "c.phone" in reads and "c.custom_fields" not in reads
+
+
+async def test_a_fragment_spread_in_two_places_reads_what_each_place_needs(gql, graph):
+    """The fragment's field nodes are the same objects in both places, merged with different fields."""
+    data = await gql.data(
+        "query($b: ID!) { customer(id: $b) { ...Card }"
+        " customers(orderBy: {field: NAME}) { edges { node { ...Card referrer { email } } } } }"
+        " fragment Card on Customer { name referrer { name } }",
+        {"b": graph["b"]},
+    )
+    assert data["customer"] == {"name": "B 李娜", "referrer": {"name": "A 王芳"}}
+    referrers = [edge["node"]["referrer"] for edge in data["customers"]["edges"]]
+    assert referrers == [None, {"name": "A 王芳", "email": "a@example.com"}, {"name": "B 李娜", "email": "b@example.com"}]
+
+
+async def test_fields_of_one_level_that_read_different_columns_share_one_statement(gql, graph, count_statements):
+    await gql.data("{ customers { edges { node { referredAt referrer { name } } } } }")
+    reads = [s for s in count_statements.statements if "FROM customer c" in s]
+    assert len(reads) == 2, reads  # the page, then every referrer (for referredAt and referrer) at once
