@@ -9,22 +9,21 @@ from tortoise.migrations import operations as ops
 _COLUMNS = ("phone", "email")
 
 
-async def _forward(apps, schema_editor):
+async def _set_statistics(schema_editor, target: int) -> None:
     client = schema_editor.client
     if client.capabilities.dialect != "postgres":
         return
     for column in _COLUMNS:
-        await client.execute_query(f"ALTER TABLE customer ALTER COLUMN {column} SET STATISTICS 1")
+        await client.execute_query(f"ALTER TABLE customer ALTER COLUMN {column} SET STATISTICS {target}")
     await client.execute_query(f"ANALYZE customer ({', '.join(_COLUMNS)})")
+
+
+async def _forward(apps, schema_editor):
+    await _set_statistics(schema_editor, 1)
 
 
 async def _backward(apps, schema_editor):
-    client = schema_editor.client
-    if client.capabilities.dialect != "postgres":
-        return
-    for column in _COLUMNS:
-        await client.execute_query(f"ALTER TABLE customer ALTER COLUMN {column} SET STATISTICS -1")
-    await client.execute_query(f"ANALYZE customer ({', '.join(_COLUMNS)})")
+    await _set_statistics(schema_editor, -1)  # PostgreSQL's default target
 
 
 class Migration(migrations.Migration):
