@@ -127,6 +127,7 @@ def columns_of(needed: Iterable[str], *also: str) -> tuple[str, ...]:
 def select_list(alias: str, columns: Iterable[str] = COLUMNS) -> str:
     return ", ".join(f"{alias}.{column}" for column in columns)
 
+
 _EDITABLE = {
     "name", "phone", "email", "birthday", "gender", "company", "source", "tags", "custom_fields", "notes",
 }
