@@ -91,7 +91,11 @@ class Customer(Model):
 
     class Meta:
         table = "customer"
-        indexes = (("created_at", "id"), ("updated_at", "id"), ("name", "id"), ("referrer_id", "referred_at", "id"), ("owner_id",), ("team_id",))
+        indexes = (
+            ("created_at", "id"), ("updated_at", "id"), ("name", "id"), ("owner_id",), ("team_id",),
+            # a referrer's referrals in order; the scope's columns let a walk read the index alone
+            ("referrer_id", "referred_at", "id", "team_id", "owner_id", "deleted_at"),
+        )
         # Live phone and email are unique: partial indexes in migration 0001 (RunSQL).
 
 

@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 from models.audit import record
 from models.customers import COLUMNS, Customer, columns_of, customers_by_ids, select_list
 from models.errors import DomainError, ErrorCode
-from models.orders import OrderStatus
+from models.orders import paid
 from models.pagination import MAX_PAGE_SIZE, Page, PageArgs, SortKey, fetch_pages
 from models.scope import Scope
 from models.sql import Query, fetch, money, money_sum
@@ -210,13 +210,12 @@ class ReferralStats:
 async def referral_stats(scope: Scope, root_ids: list[int]) -> dict[int, ReferralStats]:
     """Counts, depth and paid revenue of each root's whole downstream, in one statement."""
     q = Query()
-    paid = q.param(OrderStatus.PAID.value)
     sql = (
         _downstream_cte(scope, q, root_ids, _WALK_LIMIT)
         + ", counts AS (SELECT root, COUNT(*) AS downstream,"
         " SUM(CASE WHEN level = 1 THEN 1 ELSE 0 END) AS direct, MAX(level) AS depth FROM down GROUP BY root),"
         f" revenue AS (SELECT down.root, o.currency, {money_sum('o.amount')} AS amount"
-        f" FROM down JOIN orders o ON o.customer_id = down.id WHERE o.status = {paid}"
+        f" FROM down JOIN orders o ON o.customer_id = down.id WHERE {paid('o')}"
         " GROUP BY down.root, o.currency)"
         " SELECT counts.root, counts.downstream, counts.direct, counts.depth, revenue.currency, revenue.amount"
         " FROM counts LEFT JOIN revenue ON revenue.root = counts.root"
