@@ -192,7 +192,7 @@ class Customer(Node):
 
 async def load_customer(info: Info, pk: int) -> Customer | None:
     """The customer a field returns, through the request's loader; null when absent or out of scope."""
-    row = await info.context.loaders.customer_columns.load((pk, columns(info)))
+    row = await info.context.loaders.customer.load((pk, columns(info)))
     return Customer.from_row(row) if row else None
 
 

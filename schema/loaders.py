@@ -61,10 +61,6 @@ class Loaders:
 
     @cached_property
     def customer(self) -> DataLoader:
-        return self._by_id(customers.customers_by_ids)
-
-    @cached_property
-    def customer_columns(self) -> DataLoader:
         """Customers by ``(id, columns)``, the columns a selection of them reads: one statement
         reads, for all the keys of a batch, every column any of them names."""
         scope = self.scope

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import strawberry
@@ -12,7 +12,7 @@ from models.errors import DomainError
 from models.pagination import MAX_PAGE_SIZE
 from schema.audit import AuditEvent
 from schema.context import Info
-from schema.customers import Customer
+from schema.customers import load_customer
 from schema.errors import ClientError, bad_input
 from schema.graph import CustomerLink
 from schema.ids import from_global_id
@@ -24,17 +24,28 @@ from schema.tokens import ApiToken
 
 __all__ = ["NodeQueries"]
 
-# type name -> (loader attribute, constructor)
-_TYPES: dict[str, tuple[str, Callable[[dict[str, Any]], Node]]] = {
-    "Customer": ("customer", Customer.from_row),
-    "CustomerLink": ("link", CustomerLink.from_row),
-    "Interaction": ("interaction", Interaction.from_row),
-    "Order": ("order", Order.from_row),
-    "User": ("user", User.from_row),
-    "Role": ("role", Role.from_row),
-    "Team": ("team", Team.from_row),
-    "ApiToken": ("api_token", ApiToken.from_row),
-    "AuditEvent": ("audit_event", AuditEvent.from_row),
+Load = Callable[[Info, int], Awaitable[Node | None]]
+
+
+def _from_loader(loader: str, make: Callable[[dict[str, Any]], Node]) -> Load:
+    async def load(info: Info, pk: int) -> Node | None:
+        row = await getattr(info.context.loaders, loader).load(pk)
+        return make(row) if row else None
+
+    return load
+
+
+# type name -> how one is loaded; a customer with the columns the selection reads
+_TYPES: dict[str, Load] = {
+    "Customer": load_customer,
+    "CustomerLink": _from_loader("link", CustomerLink.from_row),
+    "Interaction": _from_loader("interaction", Interaction.from_row),
+    "Order": _from_loader("order", Order.from_row),
+    "User": _from_loader("user", User.from_row),
+    "Role": _from_loader("role", Role.from_row),
+    "Team": _from_loader("team", Team.from_row),
+    "ApiToken": _from_loader("api_token", ApiToken.from_row),
+    "AuditEvent": _from_loader("audit_event", AuditEvent.from_row),
 }
 
 
@@ -46,9 +57,7 @@ def _decode(global_id: str, field: str) -> tuple[str, int]:
 
 
 async def _load(info: Info, type_name: str, pk: int) -> Node | None:
-    loader_name, make = _TYPES[type_name]
-    row = await getattr(info.context.loaders, loader_name).load(pk)
-    return make(row) if row else None
+    return await _TYPES[type_name](info, pk)
 
 
 @strawberry.type

@@ -1,8 +1,8 @@
 """Customers are read with only the columns a query's selection needs, and answer the same.
 
 Every field of ``Customer``, asked alone, must come back as it does when every field is
-asked at once, wherever customers are reached (a list, by id, as referrals, as a referrer,
-as an order's customer), for a viewer who sees personal data and one who sees it masked.
+asked at once, wherever customers are reached (a list, by id, as a node, as referrals, as a
+referrer, as an order's customer), for a viewer who sees personal data and one who sees it masked.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ FIELDS = {
 PLACES = {
     "list": ("{ customers(first: 10, orderBy: {field: NAME}) { edges { node { {} } } } }", lambda d: d["customers"]["edges"]),
     "by id": ("query($b: ID!) { customer(id: $b) { {} } }", lambda d: d["customer"]),
+    "node": ("query($b: ID!) { node(id: $b) { ... on Customer { {} } } }", lambda d: d["node"]),
     "referrals": (
         "query($a: ID!) { customer(id: $a) { referrals { edges { node { {} } } } } }",
         lambda d: d["customer"]["referrals"]["edges"],
