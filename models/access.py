@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise import fields
@@ -23,8 +21,9 @@ from tortoise.transactions import in_transaction
 
 from models.audit import record
 from models.passwords import MAX_LENGTH, hash_password, verify_password
-from models.permissions import PERMISSIONS, DataScope
+from models.permissions import DataScope
 from models.throttle import sign_ins
+from models.viewer import Viewer, rights
 
 __all__ = [
     "LOCK_AFTER",
@@ -34,10 +33,8 @@ __all__ = [
     "Role",
     "Team",
     "User",
-    "Viewer",
     "authenticate",
     "secret_hash",
-    "rights",
     "viewer_of",
 ]
 
@@ -117,33 +114,8 @@ class AdminSession(Model):
         indexes = (("user_id", "revoked_at"),)
 
 
-@dataclass(frozen=True)
-class Viewer:
-    """Who is asking: a user's id, team, rights and widest scope."""
-
-    user_id: int
-    team_id: int | None
-    permissions: frozenset[str]
-    scope: DataScope
-    token_id: int | None = None
-    session_id: int | None = None
-
-    def can(self, code: str) -> bool:
-        return code in self.permissions
-
-
 def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def rights(is_superuser: bool, roles: Iterable[tuple[Iterable[str], str]]) -> tuple[frozenset[str], DataScope]:
-    """Every permission and ALL for a superuser, else the union of the roles' ``(permissions, data scope)``."""
-    if is_superuser:
-        return frozenset(PERMISSIONS), DataScope.ALL
-    roles = list(roles)
-    permissions = frozenset(code for codes, _ in roles for code in codes)
-    scope = max((DataScope(data_scope) for _, data_scope in roles), key=lambda s: s.breadth, default=DataScope.OWN)
-    return permissions, scope
 
 
 async def viewer_of(user: User, token_id: int | None = None, session_id: int | None = None) -> Viewer:

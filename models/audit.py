@@ -1,10 +1,15 @@
-"""The audit log: who changed what, when and from where. Append-only.
+"""The audit log: who changed what, when and from where. Append-only, and read under scope.
 
 Every write in models/ records an ``AuditEvent`` in the same transaction as the change, so
 a change and its record commit or roll back together. Personal values (phone, email,
 birthday) are kept masked and secrets (password and token hashes) not at all: the log is
 read by auditors, who need to see that a phone number changed, not the number. The
 database refuses UPDATE and DELETE on the table (triggers in migration 0004).
+
+An event about customer data names its customer (``customer_id``; a link, both of them), and
+is visible where that customer is, deleted or not. Events about staff, tokens, sessions and
+teams are visible where a manager with the reader's scope reaches them; role events to every
+reader (roles belong to no team).
 """
 
 from __future__ import annotations
@@ -13,25 +18,26 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
 
 from models.pagination import Page, PageArgs, SortKey
 from models.personal import masked
+from models.scope import Scope
 from models.sql import Query, fetch
 from models.validation import clean_text, clean_utc
 
-if TYPE_CHECKING:
-    from models.scope import Scope
-
-__all__ = ["ENTITY_TYPES", "AuditEvent", "AuditFilter", "actors", "audit_events_by_ids", "count_audit_events", "diff", "list_audit_events", "record"]
+__all__ = [
+    "CUSTOMER_DATA", "ENTITY_TYPES", "AuditEvent", "AuditFilter", "actors", "audit_events_by_ids", "count_audit_events",
+    "diff", "list_audit_events", "record",
+]
 
 _SECRET_FIELDS = frozenset({"password", "password_hash", "token_hash", "key_hash"})
-ENTITY_TYPES = (
-    "customer", "customer_link", "interaction", "order", "user", "role", "team", "api_token", "admin_session",
-)
+CUSTOMER_DATA = frozenset({"customer", "customer_link", "interaction", "order"})
+"""Entity types whose events are about a customer's data: recorded with the customer's id."""
+ENTITY_TYPES = (*sorted(CUSTOMER_DATA), "user", "role", "team", "api_token", "admin_session")
 
 
 class AuditEvent(Model):
@@ -46,6 +52,10 @@ class AuditEvent(Model):
     entity_id = fields.BigIntField(null=True)
     changes = fields.JSONField(default=dict)
     client_ip = fields.CharField(max_length=45, null=True)
+    # The customer(s) the event is about, for reading it under scope; no foreign key, so that
+    # the log outlives what it records.
+    customer_id = fields.BigIntField(null=True)
+    other_customer_id = fields.BigIntField(null=True)
 
     class Meta:
         table = "audit_event"
@@ -93,12 +103,19 @@ async def record(
     connection=None,
     actor_user_id: int | None = None,
     client_ip: str | None = None,
+    customer_id: int | None = None,
+    other_customer_id: int | None = None,
 ) -> None:
     """Append one event; pass the write's ``connection`` so that both commit together.
 
-    Without a ``scope`` (a sign-in, before there is one) ``actor_user_id`` and ``client_ip``
-    say who and from where.
+    An event about customer data (``CUSTOMER_DATA``) names its ``customer_id`` (a customer's own
+    id by default) and, for a link, the ``other_customer_id``. Without a ``scope`` (a sign-in,
+    before there is one) ``actor_user_id`` and ``client_ip`` say who and from where.
     """
+    if entity_type == "customer" and customer_id is None:
+        customer_id = entity_id
+    if (entity_type in CUSTOMER_DATA) != (customer_id is not None):
+        raise ValueError(f"an event about a {entity_type} names its customer, and only such an event does")
     viewer = scope.viewer if scope else None
     client_ip = scope.client_ip if scope else client_ip
     await AuditEvent.create(
@@ -110,6 +127,8 @@ async def record(
         entity_id=entity_id,
         changes=diff(before, after),
         client_ip=client_ip[:45] if client_ip else None,
+        customer_id=customer_id,
+        other_customer_id=other_customer_id,
     )
 
 
@@ -149,12 +168,40 @@ _KEY = SortKey("e.at", "datetime", descending=True)
 _SELECT = "e.id, e.at, e.actor_user_id, e.actor_token_id, e.action, e.entity_type, e.entity_id, e.changes, e.client_ip"
 
 
+def _visible(scope: Scope, q: Query) -> str:
+    """The condition "event ``e`` is one this caller may read" (see the module's docstring)."""
+    if scope.everywhere and scope.can("customer.read"):
+        return "1 = 1"
+    if scope.can("customer.read"):
+        def seen(column: str) -> str:
+            return f"EXISTS (SELECT 1 FROM customer c WHERE c.id = {column} AND {scope.customers(q, 'c', live=False)})"
+
+        about_customers = (
+            f"(e.customer_id IS NOT NULL AND {seen('e.customer_id')}"
+            f" AND (e.other_customer_id IS NULL OR {seen('e.other_customer_id')}))"
+        )
+    else:
+        about_customers = "1 = 0"
+    if scope.everywhere:
+        return f"(e.customer_id IS NULL OR {about_customers})"
+    about_staff = (
+        "(e.entity_type = 'role'"
+        f" OR (e.entity_type = 'team' AND {scope.teams(q, 'e.entity_id')})"
+        f" OR (e.entity_type = 'user' AND EXISTS (SELECT 1 FROM staff_user u WHERE u.id = e.entity_id AND {scope.users(q, 'u')}))"
+        " OR (e.entity_type = 'api_token' AND EXISTS (SELECT 1 FROM api_token t JOIN staff_user u ON u.id = t.user_id"
+        f" WHERE t.id = e.entity_id AND {scope.users(q, 'u')}))"
+        " OR (e.entity_type = 'admin_session' AND EXISTS (SELECT 1 FROM admin_session s JOIN staff_user u ON u.id = s.user_id"
+        f" WHERE s.id = e.entity_id AND {scope.users(q, 'u')})))"
+    )
+    return f"((e.customer_id IS NULL AND {about_staff}) OR {about_customers})"
+
+
 async def list_audit_events(scope: Scope, filter: AuditFilter, args: PageArgs) -> Page:
-    """The log, newest first."""
+    """The log as the caller may read it, newest first."""
     scope.require("audit.read")
     args = args.checked()
     q = Query()
-    conditions = ["1 = 1", *filter.where(q)]
+    conditions = [_visible(scope, q), *filter.where(q)]
     if (keyset := args.keyset_condition(_KEY, q, "e")) is not None:
         conditions.append(keyset)
     sql = (
@@ -177,13 +224,16 @@ async def actors(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any]]:
 async def count_audit_events(scope: Scope, filter: AuditFilter) -> int:
     scope.require("audit.read")
     q = Query()
-    rows = await fetch(f"SELECT COUNT(*) AS n FROM audit_event e WHERE {' AND '.join(['1 = 1', *filter.where(q)])}", q)
+    rows = await fetch(f"SELECT COUNT(*) AS n FROM audit_event e WHERE {' AND '.join([_visible(scope, q), *filter.where(q)])}", q)
     return rows[0]["n"]
 
 
 async def audit_events_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Events by id, those the caller may not read left out."""
     if not scope.can("audit.read") or not ids:
         return {}
     q = Query()
-    rows = await fetch(f"SELECT {_SELECT} FROM audit_event e WHERE e.id IN {q.in_list(ids)}", q, AuditEvent)
+    rows = await fetch(
+        f"SELECT {_SELECT} FROM audit_event e WHERE e.id IN {q.in_list(ids)} AND {_visible(scope, q)}", q, AuditEvent
+    )
     return {row["id"]: row for row in rows}

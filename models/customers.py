@@ -14,10 +14,12 @@ from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from models import refusals
 from models.audit import record
 from models.errors import DomainError, ErrorCode, FieldError
 from models.pagination import Page, PageArgs, SortKey
-from models.scope import Scope
+from models.refusals import Telling
+from models.scope import Scope, requires
 from models.sql import Query, fetch
 from models.validation import (
     clean_choice,
@@ -167,9 +169,12 @@ def _clean(data: dict[str, Any], creating: bool) -> dict[str, Any]:
     return cleaned
 
 
+_PERSONAL_KEYS = ("phone", "email")
+
+
 async def _refuse_duplicates(scope: Scope, values: dict[str, Any], exclude_id: int | None) -> None:
-    """A live customer already has the phone or email: refuse, naming them only to who may see them."""
-    for field in ("phone", "email"):
+    """A live customer already has the phone or email: refuse, naming them only to who may see them unmasked."""
+    for field in _PERSONAL_KEYS:
         if values.get(field) is None:
             continue
         query = Customer.filter(deleted_at=None, **{field: values[field]})
@@ -182,8 +187,9 @@ async def _refuse_duplicates(scope: Scope, values: dict[str, Any], exclude_id: i
             raise DomainError.single(
                 field, f"a customer with this {field} already exists.", ErrorCode.DUPLICATE, existing=("Customer", existing)
             )
-        # Without the customer's id: naming them would confirm a masked number to a guesser.
-        raise DomainError.single(field, f"another customer already has this {field}.", ErrorCode.DUPLICATE)
+        # Without the customer's id, in the same words whether they are visible or not, and
+        # counted against the caller: uniqueness cannot help telling that the value is taken.
+        raise Telling.single(field, f"another customer already has this {field}.", ErrorCode.DUPLICATE)
 
 
 async def _set_tags(customer_id: int, tags: list[str], connection) -> None:
@@ -207,6 +213,8 @@ async def _stored(customer_id: int, values: dict[str, Any], with_tags: bool, con
 async def _save(scope: Scope, values: dict[str, Any], customer_id: int | None) -> int:
     """Insert or update in one transaction; a concurrent duplicate still ends as DUPLICATE."""
     tags = values.pop("tags", None)
+    if any(values.get(field) is not None for field in _PERSONAL_KEYS):
+        await refusals.guard(scope)
     try:
         async with in_transaction() as connection:
             await _refuse_duplicates(scope, values, customer_id)
@@ -231,16 +239,15 @@ async def _save(scope: Scope, values: dict[str, Any], customer_id: int | None) -
     return customer_id
 
 
+@requires("customer.create", "customer.read")  # the answer is the customer as the caller sees it
 async def create_customer(
     scope: Scope, data: dict[str, Any], referrer_id: int | None = None
 ) -> dict[str, Any]:
-    scope.require("customer.create")
-    scope.require("customer.read")  # the answer is the customer as the caller sees it
     values = {**_clean(data, creating=True), **scope.owner()}
     if referrer_id is not None:
         await _visible_or_not_found(scope, referrer_id, "referrerId")
         values.update(referrer_id=referrer_id, referred_at=datetime.now(UTC))
-    customer_id = await _save(scope, values, None)
+    customer_id = await refusals.tallied(scope, _save(scope, values, None))
     return (await customers_by_ids(scope, [customer_id]))[customer_id]
 
 
@@ -251,17 +258,25 @@ async def _visible_or_not_found(scope: Scope, customer_id: int, field: str = "id
     return row
 
 
+@requires("customer.update")
 async def update_customer(scope: Scope, customer_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    scope.require("customer.update")
+    """Change a customer's fields. A request (a batch is one) may set each one's phone and email once:
+    many tries at once would find, by the one refused as DUPLICATE, a number that masking hides."""
     await _visible_or_not_found(scope, customer_id)
     values = _clean(changes, creating=False)
-    await _save(scope, values, customer_id)
+    for field in _PERSONAL_KEYS:
+        if values.get(field) is not None and not scope.first_in_request(("personal", customer_id, field)):
+            raise DomainError.single(
+                field, f"a customer's {field} may change once a request; send the next change in a request of its own.",
+                ErrorCode.RATE_LIMITED,
+            )
+    await refusals.tallied(scope, _save(scope, values, customer_id))
     return (await customers_by_ids(scope, [customer_id]))[customer_id]
 
 
+@requires("customer.delete")
 async def delete_customer(scope: Scope, customer_id: int) -> dict[str, Any]:
     """Soft delete: the row stays for the record; the customer leaves every list and graph."""
-    scope.require("customer.delete")
     async with in_transaction() as connection:
         row = await _visible_or_not_found(scope, customer_id)
         now = datetime.now(UTC)
@@ -285,12 +300,16 @@ async def customers_by_ids(
     return {row["id"]: scope.present(row) for row in await fetch(sql, q, Customer)}
 
 
-async def tags_by_customer(ids: Iterable[int]) -> dict[int, list[str]]:
+async def tags_by_customer(scope: Scope, ids: Iterable[int]) -> dict[int, list[str]]:
+    """The tags of the visible customers among ``ids``, alphabetically."""
     ids = list(dict.fromkeys(ids))
     if not ids:
         return {}
     q = Query()
-    sql = f"SELECT customer_id, tag FROM customer_tag WHERE customer_id IN {q.in_list(ids)} ORDER BY tag"
+    sql = (
+        f"SELECT t.customer_id, t.tag FROM customer_tag t JOIN customer c ON c.id = t.customer_id"
+        f" WHERE t.customer_id IN {q.in_list(ids)} AND {scope.customers(q, 'c')} ORDER BY t.tag"
+    )
     tags: dict[int, list[str]] = {}
     for row in await fetch(sql, q):
         tags.setdefault(row["customer_id"], []).append(row["tag"])

@@ -17,12 +17,14 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from models import refusals
 from models.audit import record
 from models.customers import COLUMNS, Customer, columns_of, customers_by_ids, select_list
 from models.errors import DomainError, ErrorCode
 from models.orders import paid
 from models.pagination import MAX_PAGE_SIZE, Page, PageArgs, SortKey, fetch_pages
-from models.scope import Scope
+from models.refusals import Telling
+from models.scope import Scope, requires
 from models.sql import Query, fetch, money, money_sum
 from models.validation import clean_choice, clean_text
 
@@ -95,8 +97,17 @@ async def _is_downstream(connection, ancestor_id: int, candidate_id: int) -> boo
     return bool(await connection.execute_query_dict(sql, q.params))
 
 
+async def _within_scope(scope: Scope, customer_id: int) -> bool:
+    """Whether the customer is in the caller's scope, deleted or not."""
+    q = Query()
+    sql = f"SELECT 1 AS hit FROM customer c WHERE c.id = {q.param(customer_id)} AND {scope.customers(q, 'c', live=False)}"
+    return bool(await fetch(sql, q))
+
+
+@requires("customer.update", "customer.read")
 async def set_referrer(scope: Scope, customer_id: int, referrer_id: int | None) -> dict[str, Any]:
-    scope.require("customer.update")
+    """Set or clear who referred a customer. A referrer the caller cannot see is not theirs to take the
+    credit from: with one in place, the change is refused."""
     ids = [customer_id] if referrer_id is None else [customer_id, referrer_id]
     visible = await customers_by_ids(scope, ids)
     if customer_id not in visible:
@@ -105,15 +116,29 @@ async def set_referrer(scope: Scope, customer_id: int, referrer_id: int | None) 
         raise DomainError.single("referrerId", "no such customer.", ErrorCode.NOT_FOUND)
     if referrer_id == customer_id:
         raise DomainError.single("referrerId", "a customer cannot refer themselves.", ErrorCode.CYCLE)
+    current = visible[customer_id]["referrer_id"]
+    if current is not None and current != referrer_id and not await _within_scope(scope, current):
+        raise DomainError.single(
+            "referrerId", "this customer's referrer is outside your data scope; only someone who sees them may change it.",
+            ErrorCode.FORBIDDEN,
+        )
+    if referrer_id is not None:
+        await refusals.guard(scope)
+    await refusals.tallied(scope, _refer(scope, customer_id, current, referrer_id))
+    return (await customers_by_ids(scope, [customer_id]))[customer_id]
+
+
+async def _refer(scope: Scope, customer_id: int, current: int | None, referrer_id: int | None) -> None:
     async with in_transaction() as connection:
         await _lock_referrals(connection)
         if referrer_id is not None and await _is_downstream(connection, customer_id, referrer_id):
-            raise DomainError.single(
+            # The same words whoever stands in the chain, and counted: the chain may run through
+            # customers the caller cannot see.
+            raise Telling.single(
                 "referrerId",
                 "the referrer was referred, directly or down the chain, by this customer.",
                 ErrorCode.CYCLE,
             )
-        current = visible[customer_id]["referrer_id"]
         if current != referrer_id:
             await Customer.filter(id=customer_id).using_db(connection).update(
                 referrer_id=referrer_id,
@@ -124,7 +149,6 @@ async def set_referrer(scope: Scope, customer_id: int, referrer_id: int | None) 
                 scope, "customer.set_referrer", "customer", customer_id,
                 before={"referrer_id": current}, after={"referrer_id": referrer_id}, connection=connection,
             )
-    return (await customers_by_ids(scope, [customer_id]))[customer_id]
 
 
 _REFERRAL_KEY = SortKey("c.referred_at", "datetime", descending=True)
@@ -133,9 +157,9 @@ _REFERRAL_KEY = SortKey("c.referred_at", "datetime", descending=True)
 async def referrals_pages(
     scope: Scope, referrer_ids: list[int], args: PageArgs, columns: tuple[str, ...] = COLUMNS
 ) -> dict[int, Page]:
-    """Direct referrals of each referrer, most recently referred first, as rows of ``columns``."""
+    """Direct referrals of each visible referrer, most recently referred first, as rows of ``columns``."""
     q = Query()
-    source = f"customer c WHERE c.referrer_id IN {q.in_list(referrer_ids)} AND {scope.customers(q, 'c')}"
+    source = f"{_referrals(scope, q, referrer_ids)} AND {scope.customers(q, 'c')}"
     select = select_list("c", columns_of(columns, _REFERRAL_KEY.name))
     pages = await fetch_pages(
         q, referrer_ids, select=select, source=source, parent="c.referrer_id", key=_REFERRAL_KEY, args=args, model=Customer
@@ -145,25 +169,32 @@ async def referrals_pages(
     return pages
 
 
+def _referrals(scope: Scope, q: Query, referrer_ids: Iterable[int]) -> str:
+    """``customer c``, the referrals of those of ``referrer_ids`` the caller sees (the caller may see c or not)."""
+    return (
+        f"customer c JOIN customer r ON r.id = c.referrer_id"
+        f" WHERE c.referrer_id IN {q.in_list(referrer_ids)} AND {scope.customers(q, 'r')}"
+    )
+
+
 async def referral_counts(scope: Scope, referrer_ids: list[int]) -> dict[int, int]:
     q = Query()
     sql = (
-        f"SELECT c.referrer_id AS parent, COUNT(*) AS n FROM customer c "
-        f"WHERE c.referrer_id IN {q.in_list(referrer_ids)} AND {scope.customers(q, 'c')} GROUP BY c.referrer_id"
+        f"SELECT c.referrer_id AS parent, COUNT(*) AS n FROM {_referrals(scope, q, referrer_ids)}"
+        f" AND {scope.customers(q, 'c')} GROUP BY c.referrer_id"
     )
     return {row["parent"]: row["n"] for row in await fetch(sql, q)}
 
 
 def _downstream_cte(scope: Scope, q: Query, root_ids: Iterable[int], depth: int) -> str:
-    """``down(root, id, level)``: every visible customer below each root, to ``depth`` levels.
+    """``down(root, id, level)``: every visible customer below each visible root, to ``depth`` levels.
 
     The walk stops at a customer the scope hides (or that was deleted): what lies below an
     absent customer is not reached through it.
     """
     return (
         "WITH RECURSIVE down(root, id, level) AS ("
-        f" SELECT c.referrer_id, c.id, 1 FROM customer c"
-        f" WHERE c.referrer_id IN {q.in_list(root_ids)} AND {scope.customers(q, 'c')}"
+        f" SELECT c.referrer_id, c.id, 1 FROM {_referrals(scope, q, root_ids)} AND {scope.customers(q, 'c')}"
         " UNION ALL SELECT down.root, c.id, down.level + 1 FROM customer c JOIN down ON c.referrer_id = down.id"
         f" WHERE down.level < {depth} AND {scope.customers(q, 'c')})"
     )
@@ -233,10 +264,10 @@ async def referral_stats(scope: Scope, root_ids: list[int]) -> dict[int, Referra
     return stats
 
 
+@requires("customer.update", "customer.read")
 async def link_customers(
     scope: Scope, from_id: int, to_id: int, kind: LinkKind, note: str | None
 ) -> dict[str, Any]:
-    scope.require("customer.update")
     kind = clean_choice(kind, LinkKind, "kind", required=True)
     note = clean_text(note, "note", max_length=500) or ""
     visible = await customers_by_ids(scope, [from_id, to_id])
@@ -262,13 +293,13 @@ async def link_customers(
         await record(
             scope, "customer_link.create", "customer_link", link.id,
             after={"from_customer_id": from_id, "to_customer_id": to_id, "kind": kind, "note": note},
-            connection=connection,
+            connection=connection, customer_id=from_id, other_customer_id=to_id,
         )
     return _link_row(link)
 
 
+@requires("customer.update", "customer.read")
 async def unlink_customers(scope: Scope, from_id: int, to_id: int, kind: LinkKind) -> dict[str, Any]:
-    scope.require("customer.update")
     kind = clean_choice(kind, LinkKind, "kind", required=True)
     visible = await customers_by_ids(scope, [from_id, to_id])
     for name, customer_id in (("fromId", from_id), ("toId", to_id)):
@@ -282,7 +313,7 @@ async def unlink_customers(scope: Scope, from_id: int, to_id: int, kind: LinkKin
         await record(
             scope, "customer_link.delete", "customer_link", link.id,
             before={"from_customer_id": link.from_customer_id, "to_customer_id": link.to_customer_id, "kind": link.kind},
-            connection=connection,
+            connection=connection, customer_id=link.from_customer_id, other_customer_id=link.to_customer_id,
         )
     return _link_row(link)
 
@@ -320,7 +351,7 @@ _LINK_SELECT = "l.id, l.from_customer_id, l.to_customer_id, l.kind, l.note, l.cr
 
 
 def _links_source(scope: Scope, q: Query, customer_ids: list[int], kinds: frozenset[LinkKind]) -> str:
-    """Links touching each customer, once per end, whose other end is visible."""
+    """Links touching each visible customer, once per end, whose other end is visible too."""
     ids = q.in_list(customer_ids)
     ids_again = q.in_list(customer_ids)
     kind_filter = f" AND l.kind IN {q.in_list(sorted({k.value for k in kinds}))}" if kinds else ""
@@ -330,7 +361,8 @@ def _links_source(scope: Scope, q: Query, customer_ids: list[int], kinds: frozen
         " UNION ALL SELECT id, to_customer_id, from_customer_id FROM customer_link"
         f" WHERE to_customer_id IN {ids_again}) x"
         " JOIN customer_link l ON l.id = x.link_id JOIN customer c ON c.id = x.other_id"
-        f" WHERE {scope.customers(q, 'c')}{kind_filter}"
+        " JOIN customer s ON s.id = x.owner_id"
+        f" WHERE {scope.customers(q, 'c')} AND {scope.customers(q, 's')}{kind_filter}"
     )
 
 

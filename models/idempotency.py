@@ -2,10 +2,14 @@
 
 Mobile clients retry on flaky networks. A write that carries a key runs in one transaction
 with the key's row, so the two commit together: a replay finds the row and gets the stored
-result back; the same key with different input is refused (IDEMPOTENCY_KEY_REUSED). A
-replay that races the first attempt waits on the key's unique index and then sees its
-result. Keys are per user and kept for ``KEEP`` (at least 24 hours); a write that failed
-stores nothing, so its retry runs afresh.
+result back; the same key with different input, or for another operation, is refused
+(IDEMPOTENCY_KEY_REUSED). A replay that races the first attempt waits on the key's unique
+index and then sees its result. Keys are per user and kept for ``KEEP``; an older one is
+treated as absent, swept or not. A write that failed stores nothing, so its retry runs afresh.
+
+A replay is a read: it asks for the operation's permission again, and what it answers is
+what the write stored, ids and plain values, never rows; the caller reads the objects again
+through its scope, as they are now (schema/mutations.py).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from models import refusals
 from models.errors import DomainError, ErrorCode
 from models.scope import Scope
 from models.validation import clean_text
@@ -48,53 +53,56 @@ class IdempotencyKey(Model):
         unique_together = (("user", "key"),)
 
 
-def _tagged(value: Any) -> Any:
-    """A result as JSON that ``_untagged`` turns back into the same Python values."""
+def _canonical(value: Any) -> Any:
+    """Input as JSON that tells its types apart, for the fingerprint: "1" and 1 are other inputs."""
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, datetime):
-        return {"$datetime": value.isoformat()}
-    if isinstance(value, date):
-        return {"$date": value.isoformat()}
+    if isinstance(value, date):  # and datetime
+        return {f"${type(value).__name__}": value.isoformat()}
     if isinstance(value, Decimal):
         return {"$decimal": str(value)}
     if isinstance(value, dict):
-        return {"$dict": [[k, _tagged(v)] for k, v in value.items()]}
+        return {"$dict": [[k, _canonical(v)] for k, v in value.items()]}
     if isinstance(value, list | tuple):
-        return [_tagged(v) for v in value]
-    return value
-
-
-def _untagged(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_untagged(v) for v in value]
-    if isinstance(value, dict):
-        (tag, inner), = value.items()
-        if tag == "$datetime":
-            return datetime.fromisoformat(inner)
-        if tag == "$date":
-            return date.fromisoformat(inner)
-        if tag == "$decimal":
-            return Decimal(inner)
-        return {k: _untagged(v) for k, v in inner}
+        return [_canonical(v) for v in value]
     return value
 
 
 def _fingerprint(operation: str, data: Any) -> str:
-    canonical = json.dumps([operation, _tagged(data)], sort_keys=True, ensure_ascii=False, default=str)
+    canonical = json.dumps([operation, _canonical(data)], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def once(
-    scope: Scope, key: str | None, operation: str, data: Any, run: Callable[[], Awaitable[dict[str, Any]]]
+    scope: Scope,
+    key: str | None,
+    operation: str,
+    data: Any,
+    run: Callable[[], Awaitable[dict[str, Any]]],
+    check: Callable[[Scope], None],
 ) -> dict[str, Any]:
-    """``run()`` at most once per (caller, ``key``); ``data`` is the input the key stands for."""
+    """``run()`` at most once per (caller, ``key``): ``operation`` names the write, ``data`` is the
+    input the key stands for, ``check`` its permission; ``run`` returns plain values to keep."""
     if key is None or scope.viewer is None:
         return await run()
+    check(scope)  # a replay asks again: the caller may have lost the right since
     key = clean_text(key, "idempotencyKey", max_length=100, required=True)
     fingerprint = _fingerprint(operation, data)
     user_id = scope.viewer.user_id
+    try:
+        return await refusals.tallied(scope, _once(user_id, key, operation, fingerprint, run))
+    finally:
+        if random.randrange(_SWEEP_ODDS) == 0:
+            await sweep()
+
+
+async def _once(
+    user_id: int, key: str, operation: str, fingerprint: str, run: Callable[[], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
     async with in_transaction() as connection:
+        await IdempotencyKey.filter(
+            user_id=user_id, key=key, created_at__lt=datetime.now(UTC) - KEEP
+        ).using_db(connection).delete()
         try:
             async with in_transaction():  # a savepoint: a taken key must not end the transaction
                 claim = await IdempotencyKey.create(
@@ -108,11 +116,9 @@ async def once(
                     "idempotencyKey", "this key was used for a different request; use a new key.",
                     ErrorCode.IDEMPOTENCY_KEY_REUSED,
                 ) from None
-            return _untagged(first.result)
+            return first.result
         result = await run()
-        await IdempotencyKey.filter(id=claim.id).using_db(connection).update(result=_tagged(result))
-    if random.randrange(_SWEEP_ODDS) == 0:
-        await sweep()
+        await IdempotencyKey.filter(id=claim.id).using_db(connection).update(result=result)
     return result
 
 

@@ -14,7 +14,7 @@ from models.audit import record
 from models.customers import customers_by_ids
 from models.errors import DomainError, ErrorCode
 from models.pagination import Page, PageArgs, SortKey, fetch_pages
-from models.scope import Scope
+from models.scope import Scope, requires
 from models.sql import Query, fetch
 from models.validation import clean_all, clean_choice, clean_text, clean_utc
 
@@ -72,8 +72,8 @@ def _occurred_at(value: datetime | None) -> datetime:
     return occurred_at
 
 
+@requires("interaction.create", "customer.read")
 async def log_interaction(scope: Scope, customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    scope.require("interaction.create")
     values = clean_all(
         {
             "kind": lambda _: clean_choice(data.get("kind"), InteractionKind, "kind", required=True),
@@ -89,14 +89,17 @@ async def log_interaction(scope: Scope, customer_id: int, data: dict[str, Any]) 
             raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
         interaction = await Interaction.create(customer_id=customer_id, using_db=connection, **values)
         await record(scope, "interaction.create", "interaction", interaction.id,
-                     after={"customer_id": customer_id, **values}, connection=connection)
+                     after={"customer_id": customer_id, **values}, connection=connection, customer_id=customer_id)
     return {column: getattr(interaction, column) for column in COLUMNS}
 
 
 def _source(scope: Scope, q: Query, customer_ids: list[int], kinds: frozenset[InteractionKind]) -> str:
+    """The interactions of those of ``customer_ids`` the caller sees."""
     kind_filter = f" AND i.kind IN {q.in_list(sorted({k.value for k in kinds}))}" if kinds else ""
-    # The customer's own visibility was checked when the customer was loaded.
-    return f"interaction i WHERE i.customer_id IN {q.in_list(customer_ids)}{kind_filter}"
+    return (
+        f"interaction i JOIN customer c ON c.id = i.customer_id WHERE i.customer_id IN {q.in_list(customer_ids)}"
+        f" AND {scope.customers(q, 'c')}{kind_filter}"
+    )
 
 
 async def interactions_pages(

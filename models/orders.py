@@ -16,7 +16,7 @@ from models.audit import record
 from models.customers import customers_by_ids
 from models.errors import DomainError, ErrorCode, FieldError
 from models.pagination import Page, PageArgs, SortKey, fetch_pages
-from models.scope import Scope
+from models.scope import Scope, requires
 from models.sql import Query, fetch, money, money_sum
 from models.validation import (
     clean_all,
@@ -102,8 +102,8 @@ def _clean_times(data: dict[str, Any], status: OrderStatus) -> dict[str, datetim
     return {"placed_at": placed_at, "payment_due_at": due, "paid_at": paid_at}
 
 
+@requires("order.create", "customer.read")
 async def record_order(scope: Scope, customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    scope.require("order.create")
     values = clean_all(
         {
             "currency": lambda _: clean_currency(data.get("currency") or ""),
@@ -119,18 +119,26 @@ async def record_order(scope: Scope, customer_id: int, data: dict[str, Any]) -> 
         times = values.pop("times")
         order = await Order.create(customer_id=customer_id, using_db=connection, **times, **values)
         await record(scope, "order.create", "order", order.id,
-                     after={"customer_id": customer_id, **times, **values}, connection=connection)
+                     after={"customer_id": customer_id, **times, **values}, connection=connection, customer_id=customer_id)
     return {column: getattr(order, column) for column in COLUMNS}
 
 
+def _source(scope: Scope, q: Query, customer_ids: list[int]) -> str:
+    """The orders of those of ``customer_ids`` the caller sees."""
+    return (
+        f"orders o JOIN customer c ON c.id = o.customer_id WHERE o.customer_id IN {q.in_list(customer_ids)}"
+        f" AND {scope.customers(q, 'c')}"
+    )
+
+
 async def orders_pages(scope: Scope, customer_ids: list[int], args: PageArgs) -> dict[int, Page]:
-    """Each customer's orders, newest first."""
+    """Each visible customer's orders, newest first."""
     q = Query()
     return await fetch_pages(
         q,
         customer_ids,
         select=_SELECT,
-        source=f"orders o WHERE o.customer_id IN {q.in_list(customer_ids)}",
+        source=_source(scope, q, customer_ids),
         parent="o.customer_id",
         key=_KEY,
         args=args,
@@ -140,7 +148,7 @@ async def orders_pages(scope: Scope, customer_ids: list[int], args: PageArgs) ->
 
 async def order_counts(scope: Scope, customer_ids: list[int]) -> dict[int, int]:
     q = Query()
-    sql = f"SELECT customer_id AS parent, COUNT(*) AS n FROM orders WHERE customer_id IN {q.in_list(customer_ids)} GROUP BY customer_id"
+    sql = f"SELECT o.customer_id AS parent, COUNT(*) AS n FROM {_source(scope, q, customer_ids)} GROUP BY o.customer_id"
     return {row["parent"]: row["n"] for row in await fetch(sql, q)}
 
 
@@ -156,9 +164,8 @@ class OrderSummary:
 async def order_summaries(scope: Scope, customer_ids: list[int]) -> dict[int, OrderSummary]:
     q = Query()
     sql = (
-        f"SELECT customer_id, currency, COUNT(*) AS n, {money_sum('amount')} AS total, MAX(placed_at) AS last_at"
-        f" FROM orders WHERE customer_id IN {q.in_list(customer_ids)} AND {paid('orders')}"
-        " GROUP BY customer_id, currency"
+        f"SELECT o.customer_id, o.currency, COUNT(*) AS n, {money_sum('o.amount')} AS total, MAX(o.placed_at) AS last_at"
+        f" FROM {_source(scope, q, customer_ids)} AND {paid('o')} GROUP BY o.customer_id, o.currency"
     )
     summaries = {customer_id: OrderSummary() for customer_id in customer_ids}
     last_at = Order._meta.fields_map["placed_at"]

@@ -1,13 +1,19 @@
 """Running the staff: teams, roles and user accounts.
 
 Teams and roles need ``role.manage``, accounts ``user.manage``; either may read teams and
-roles (a user manager picks from them). Nobody grants what they do not hold: a role given to
-a user, or a permission added to a role, must be within the granter's own rights, so
-``user.manage`` alone cannot make its holder a superuser. Every change is audited.
+roles (a user manager picks from them). Delegation is bounded twice. Nobody grants what they
+do not hold: a role given to a user, or a permission added to a role, must be within the
+granter's own rights, so ``user.manage`` alone cannot make its holder a superuser. And nobody
+reaches beyond their own scope (``Scope.users``, ``Scope.teams``): a manager with TEAM or
+TEAM_AND_SUBTEAMS scope sees and changes only the accounts and teams of its own team set,
+places staff and teams only inside it, cannot move itself to another team, and changes a role
+only while everyone holding it is within reach; only ALL scope reaches across teams. What is
+out of reach is absent (NOT_FOUND), as a customer out of scope is. Every change is audited.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +27,7 @@ from models.errors import DomainError, ErrorCode
 from models.pagination import Page, PageArgs, SortKey
 from models.passwords import check_policy, hash_password
 from models.permissions import PERMISSIONS, DataScope
-from models.scope import Scope
+from models.scope import Scope, requires
 from models.sessions import revoke_user_sessions
 from models.sql import Query, fetch
 from models.validation import clean_all, clean_choice, clean_email, clean_text
@@ -85,11 +91,15 @@ async def _count(table: str, alias: str, conditions: list[str], q: Query) -> int
     return rows[0]["n"]
 
 
-async def _by_ids(table: str, alias: str, columns: str, ids: list[int], model) -> dict[int, dict[str, Any]]:
+async def _by_ids(
+    table: str, alias: str, columns: str, ids: list[int], model, reach: Callable[[Query, str], str] | None = None
+) -> dict[int, dict[str, Any]]:
+    """Rows by id; ``reach(q, column)`` names those the caller may see."""
     if not ids:
         return {}
     q = Query()
-    rows = await fetch(f"SELECT {columns} FROM {table} {alias} WHERE {alias}.id IN {q.in_list(ids)}", q, model)
+    within = f" AND {reach(q, f'{alias}.id')}" if reach else ""
+    rows = await fetch(f"SELECT {columns} FROM {table} {alias} WHERE {alias}.id IN {q.in_list(ids)}{within}", q, model)
     return {row["id"]: row for row in rows}
 
 
@@ -103,25 +113,32 @@ def permission_codes(scope: Scope) -> dict[str, str]:
 
 
 async def list_teams(scope: Scope, args: PageArgs) -> Page:
+    """The teams within the caller's reach, by name."""
     _read_teams_and_roles(scope)
-    return await _page(scope, "team", "t", _TEAM_COLUMNS, _BY_NAME["t"], [], Query(), args, Team)
+    q = Query()
+    return await _page(scope, "team", "t", _TEAM_COLUMNS, _BY_NAME["t"], [scope.teams(q, "t.id")], q, args, Team)
 
 
 async def count_teams(scope: Scope) -> int:
     _read_teams_and_roles(scope)
-    return await _count("team", "t", [], Query())
+    q = Query()
+    return await _count("team", "t", [scope.teams(q, "t.id")], q)
 
 
 async def all_teams(scope: Scope) -> list[dict[str, Any]]:
-    """Every team, by name, for drawing the hierarchy (teams are few)."""
+    """Every team within reach, by name, for drawing the hierarchy (teams are few)."""
     _read_teams_and_roles(scope)
-    return await fetch(f"SELECT {_TEAM_COLUMNS} FROM team t ORDER BY t.name, t.id LIMIT {MAX_TEAMS}", Query(), Team)
+    q = Query()
+    return await fetch(
+        f"SELECT {_TEAM_COLUMNS} FROM team t WHERE {scope.teams(q, 't.id')} ORDER BY t.name, t.id LIMIT {MAX_TEAMS}", q, Team
+    )
 
 
 async def teams_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any]]:
-    if not (scope.can("role.manage") or scope.can("user.manage") or scope.system):
+    """Teams by id, those out of reach left out."""
+    if not (scope.can("role.manage") or scope.can("user.manage")):
         return {}
-    return await _by_ids("team", "t", _TEAM_COLUMNS, ids, Team)
+    return await _by_ids("team", "t", _TEAM_COLUMNS, ids, Team, scope.teams)
 
 
 async def _team_or_not_found(team_id: int | None, field: str, connection=None) -> Team | None:
@@ -133,15 +150,29 @@ async def _team_or_not_found(team_id: int | None, field: str, connection=None) -
     return team
 
 
+async def _team_in_reach(scope: Scope, team_id: int | None, field: str, connection=None) -> Team | None:
+    """A team to place staff or teams in: one out of reach is absent; none (the top) is for ALL scope only."""
+    if team_id is None:
+        if not scope.everywhere:
+            raise DomainError.single(
+                field, "only a manager with ALL scope may leave this without a team.", ErrorCode.FORBIDDEN
+            )
+        return None
+    if not scope.reaches_team(team_id):
+        raise DomainError.single(field, "no such team.", ErrorCode.NOT_FOUND)
+    return await _team_or_not_found(team_id, field, connection)
+
+
 def _team_row(team: Team) -> dict[str, Any]:
     return {"id": team.id, "name": team.name, "parent_id": team.parent_id, "created_at": team.created_at}
 
 
+@requires("role.manage")
 async def create_team(scope: Scope, name: str, parent_id: int | None = None) -> dict[str, Any]:
-    scope.require("role.manage")
+    """A team below ``parent_id`` (within reach), or at the top (ALL scope only)."""
     name = clean_text(name, "name", max_length=100, required=True)
     async with in_transaction() as connection:
-        await _team_or_not_found(parent_id, "parentId", connection)
+        await _team_in_reach(scope, parent_id, "parentId", connection)
         team = await Team.create(name=name, parent_id=parent_id, using_db=connection)
         await record(scope, "team.create", "team", team.id, after={"name": name, "parent_id": parent_id}, connection=connection)
     return _team_row(team)
@@ -153,18 +184,24 @@ async def _lock_teams(connection) -> None:
         await connection.execute_query("SELECT pg_advisory_xact_lock(4832002)")
 
 
+@requires("role.manage")
 async def update_team(scope: Scope, team_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    """Rename (``name``) and move (``parent_id``, None for the top); a team cannot sit below itself."""
-    scope.require("role.manage")
+    """Rename (``name``) and move (``parent_id``, None for the top); a team cannot sit below itself.
+
+    Both the team and where it goes must be within reach: moving a team under one's own would
+    widen one's scope, a grant nobody holds.
+    """
     values = {}
     if "name" in changes:
         values["name"] = clean_text(changes["name"], "name", max_length=100, required=True)
     async with in_transaction() as connection:
         await _lock_teams(connection)
+        if not scope.reaches_team(team_id):
+            raise DomainError.single("id", "no such team.", ErrorCode.NOT_FOUND)
         team = await _team_or_not_found(team_id, "id", connection)
         if "parent_id" in changes:
             parent_id = changes["parent_id"]
-            ancestor = await _team_or_not_found(parent_id, "parentId", connection)
+            ancestor = await _team_in_reach(scope, parent_id, "parentId", connection)
             for _ in range(MAX_TEAMS + 1):
                 if ancestor is None:
                     break
@@ -242,10 +279,10 @@ def _clean_role(changes: dict[str, Any], creating: bool) -> dict[str, Any]:
     return clean_all({k: v for k, v in cleaners.items() if creating or k in changes})
 
 
+@requires("role.manage")
 async def create_role(
     scope: Scope, name: str, permissions: list[str], data_scope: Any, description: str | None = None
 ) -> dict[str, Any]:
-    scope.require("role.manage")
     values = _clean_role(
         {"name": name, "permissions": permissions, "data_scope": data_scope, "description": description}, creating=True
     )
@@ -266,9 +303,25 @@ async def _role_or_not_found(role_id: int, connection) -> Role:
     return role
 
 
+async def _holders_in_reach(scope: Scope, role_id: int) -> None:
+    """Changing a role changes what its holders may do: refuse while any holder is out of reach."""
+    if scope.everywhere:
+        return
+    q = Query()
+    rows = await fetch(
+        f"SELECT COUNT(*) AS n, SUM(CASE WHEN {scope.users(q, 'u')} THEN 1 ELSE 0 END) AS reached"
+        f" FROM user_role ur JOIN staff_user u ON u.id = ur.staff_user_id WHERE ur.role_id = {q.param(role_id)}",
+        q,
+    )
+    if rows[0]["n"] != (rows[0]["reached"] or 0):
+        raise DomainError.single(
+            "id", "staff outside your reach hold this role; only a manager with ALL scope may change it.",
+            ErrorCode.FORBIDDEN,
+        )
+
+
 async def _save_role(scope: Scope, role_id: int, change) -> dict[str, Any]:
     """Apply ``change(before row) -> new values`` to a role under a row lock, audited."""
-    scope.require("role.manage")
     try:
         async with in_transaction() as connection:
             before = _role_row(await _role_or_not_found(role_id, connection))
@@ -276,6 +329,7 @@ async def _save_role(scope: Scope, role_id: int, change) -> dict[str, Any]:
             after = {**before, **values}
             # Granting and taking away alike: a role beyond the caller's rights is not theirs to edit.
             _grantable(scope, before["permissions"], before["data_scope"], "id")
+            await _holders_in_reach(scope, role_id)
             _grantable(scope, after["permissions"], after["data_scope"], "permissions")
             if values:
                 await Role.filter(id=role_id).using_db(connection).update(**values)
@@ -285,12 +339,14 @@ async def _save_role(scope: Scope, role_id: int, change) -> dict[str, Any]:
     return after
 
 
+@requires("role.manage")
 async def update_role(scope: Scope, role_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     """Change any of ``name``, ``description``, ``permissions`` (the whole set), ``data_scope``."""
     values = _clean_role(changes, creating=False)
     return await _save_role(scope, role_id, lambda _: values)
 
 
+@requires("role.manage")
 async def set_role_permission(scope: Scope, role_id: int, code: str, granted: bool) -> dict[str, Any]:
     """Grant or take away one permission: what a tick in the admin's matrix does.
 
@@ -307,9 +363,9 @@ async def set_role_permission(scope: Scope, role_id: int, code: str, granted: bo
     return await _save_role(scope, role_id, change)
 
 
+@requires("role.manage")
 async def delete_role(scope: Scope, role_id: int) -> dict[str, Any]:
     """Delete a role nobody holds; a role in use must be taken from its users first."""
-    scope.require("role.manage")
     async with in_transaction() as connection:
         role = await _role_or_not_found(role_id, connection)
         before = _role_row(role)
@@ -349,23 +405,25 @@ class UserFilter:
 
 
 async def list_users(scope: Scope, filter: UserFilter, args: PageArgs) -> Page:
+    """The accounts within the caller's reach, by email."""
     scope.require("user.manage")
     q = Query()
-    return await _page(scope, "staff_user", "u", _USER_COLUMNS, _BY_EMAIL, filter.where(q), q, args, User)
+    conditions = [scope.users(q, "u"), *filter.where(q)]
+    return await _page(scope, "staff_user", "u", _USER_COLUMNS, _BY_EMAIL, conditions, q, args, User)
 
 
 async def count_users(scope: Scope, filter: UserFilter) -> int:
     scope.require("user.manage")
     q = Query()
-    return await _count("staff_user", "u", filter.where(q), q)
+    return await _count("staff_user", "u", [scope.users(q, "u"), *filter.where(q)], q)
 
 
 async def users_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Accounts by id: for ``user.manage``, and anyone's own."""
-    if not scope.system and not scope.can("user.manage"):
+    """Accounts by id: with ``user.manage`` those within reach, and anyone's own."""
+    if not scope.can("user.manage"):
         own = scope.viewer.user_id if scope.viewer else None
         ids = [i for i in ids if i == own]
-    return await _by_ids("staff_user", "u", _USER_COLUMNS, ids, User)
+    return await _by_ids("staff_user", "u", _USER_COLUMNS, ids, User, lambda q, _: scope.users(q, "u"))
 
 
 async def role_ids_by_user(user_ids: list[int]) -> dict[int, list[int]]:
@@ -403,6 +461,7 @@ def _clean_email(value: Any) -> str:
     return clean_email(value) or clean_text(None, "email", max_length=254, required=True)
 
 
+@requires("user.manage")
 async def create_user(
     scope: Scope,
     email: str,
@@ -412,8 +471,7 @@ async def create_user(
     role_ids: list[int] = (),
     is_superuser: bool = False,
 ) -> dict[str, Any]:
-    """A staff account; only the system (``kehu createadmin``) makes superusers."""
-    scope.require("user.manage")
+    """A staff account in a team within reach; only the system (``kehu createadmin``) makes superusers."""
     if is_superuser and not scope.system:
         raise DomainError.single(None, "superusers are made with kehu createadmin.", ErrorCode.FORBIDDEN)
     values = clean_all(
@@ -423,7 +481,7 @@ async def create_user(
             "password": lambda _: check_policy(password),
         }
     )
-    await _team_or_not_found(team_id, "teamId")
+    await _team_in_reach(scope, team_id, "teamId")
     await _roles_to_grant(scope, role_ids, None)
     password_hash = await hash_password(values.pop("password"))
     try:
@@ -442,10 +500,9 @@ async def create_user(
 
 
 async def _account(scope: Scope, user_id: int, connection) -> tuple[User, dict[str, Any]]:
-    """A user to change, locked; one whose rights exceed the caller's is not theirs to change."""
-    scope.require("user.manage")
+    """A user to change, locked: one out of reach is absent; one whose rights exceed the caller's is not theirs to change."""
     user = await User.get_or_none(id=user_id).using_db(connection).select_for_update()
-    if user is None:
+    if user is None or not scope.reaches_user(user.id, user.team_id):
         raise DomainError.single("id", "no such user.", ErrorCode.NOT_FOUND)
     role_ids = (await role_ids_by_user([user_id]))[user_id]
     if not scope.system:
@@ -455,8 +512,10 @@ async def _account(scope: Scope, user_id: int, connection) -> tuple[User, dict[s
     return user, _user_row(user, role_ids)
 
 
+@requires("user.manage")
 async def update_user(scope: Scope, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    """Change any of ``email``, ``display_name``, ``team_id``, ``role_ids`` (the whole set)."""
+    """Change any of ``email``, ``display_name``, ``team_id`` (within reach; not one's own team
+    but with ALL scope), ``role_ids`` (the whole set)."""
     cleaners = {
         "email": lambda _: _clean_email(changes["email"]),
         "display_name": lambda _: clean_text(changes["display_name"], "displayName", max_length=100, required=True),
@@ -467,8 +526,10 @@ async def update_user(scope: Scope, user_id: int, changes: dict[str, Any]) -> di
     try:
         async with in_transaction() as connection:
             user, before = await _account(scope, user_id, connection)
-            if "team_id" in values:
-                await _team_or_not_found(values["team_id"], "teamId", connection)
+            if "team_id" in values and values["team_id"] != before["team_id"]:
+                if scope.viewer is not None and scope.viewer.user_id == user_id and not scope.everywhere:
+                    raise DomainError.single("teamId", "you cannot move yourself to another team.", ErrorCode.FORBIDDEN)
+                await _team_in_reach(scope, values["team_id"], "teamId", connection)
             role_ids = values.pop("role_ids", None)
             if role_ids is not None:
                 roles = await _roles_to_grant(scope, role_ids, connection)
@@ -501,15 +562,18 @@ async def _set_active(scope: Scope, user_id: int, active: bool) -> dict[str, Any
     return after
 
 
+@requires("user.manage")
 async def deactivate_user(scope: Scope, user_id: int) -> dict[str, Any]:
     """Close an account: its sessions end now and its tokens stop working; the record stays."""
     return await _set_active(scope, user_id, False)
 
 
+@requires("user.manage")
 async def reactivate_user(scope: Scope, user_id: int) -> dict[str, Any]:
     return await _set_active(scope, user_id, True)
 
 
+@requires("user.manage")
 async def reset_password(scope: Scope, user_id: int, password: str) -> dict[str, Any]:
     """Set a new password: every session and sign-in token of the user ends at once."""
     check_policy(password)

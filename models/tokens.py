@@ -1,7 +1,10 @@
 """API tokens: made for a user, shown once, kept as a SHA-256 hash, revocable.
 
-A token acts with its user's rights. Making one for somebody else needs ``token.manage``
-and may not hand out more than the maker holds; sign-in makes one for oneself.
+A token acts with its user's rights. Everyone sees and revokes their own tokens; sign-in and
+the admin's "Explore the API" make one for oneself. ``token.manage`` reaches further, bounded
+like every delegation: its holder makes, lists and revokes the tokens of staff within its
+reach (``Scope.users``) whose rights are within its own, since a token for anyone else would
+hand out what the maker does not hold.
 """
 
 from __future__ import annotations
@@ -12,20 +15,24 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from models.access import ApiToken, Role, User, Viewer, rights, secret_hash, viewer_of
+from models.access import ApiToken, Role, User, secret_hash, viewer_of
 from models.audit import record
 from models.errors import DomainError, ErrorCode
 from models.pagination import Page, PageArgs, SortKey
-from models.scope import Scope
+from models.permissions import PERMISSIONS, DataScope
+from models.scope import Scope, requires
 from models.sql import Query, fetch
 from models.validation import clean_all, clean_text, clean_utc
+from models.viewer import Viewer, rights
 
 __all__ = [
+    "EXPLORER_TOKEN_LIFETIME",
     "LOGIN_TOKEN_LIFETIME",
-    "MAX_LOGIN_TOKENS",
+    "MAX_OWN_TOKENS",
     "TOKEN_PREFIX",
     "count_api_tokens",
     "create_api_token",
+    "issue_explorer_token",
     "issue_login_token",
     "list_api_tokens",
     "revoke_api_token",
@@ -36,8 +43,10 @@ __all__ = [
 
 TOKEN_PREFIX = "kehu_"
 LOGIN_TOKEN_LIFETIME = timedelta(days=30)
-MAX_LOGIN_TOKENS = 20
-"""Sign-ins beyond this many live login tokens revoke the oldest: a flood of logins cannot grow the table."""
+EXPLORER_TOKEN_LIFETIME = timedelta(hours=8)
+"""A token the admin makes for exploring the API in GraphiQL: a working day."""
+MAX_OWN_TOKENS = 20
+"""Sign-ins (or explorations) beyond this many live tokens of theirs revoke the oldest: a flood cannot grow the table."""
 
 _TOUCH_EVERY = timedelta(minutes=1)
 """``last_used_at`` is precise to a minute: a token used all day costs one write a minute, not one a request."""
@@ -59,9 +68,26 @@ async def _insert(scope: Scope | None, user_id: int, name: str, expires_at: date
     return row, secret
 
 
+async def _managed(scope: Scope, q: Query) -> str:
+    """The condition "token ``t`` is one this caller manages" (see the module's docstring)."""
+    if scope.system:
+        return "1 = 1"
+    own = f"t.user_id = {q.param(scope.viewer.user_id)}" if scope.viewer else "1 = 0"
+    if not scope.can("token.manage"):
+        return own
+    grantable = [role.id for role in await Role.all() if scope.within(set(role.permissions), DataScope(role.data_scope))]
+    other_roles = f" AND ur.role_id NOT IN {q.in_list(grantable)}" if grantable else ""
+    superusers = "" if scope.within(set(PERMISSIONS), DataScope.ALL) else " AND NOT u.is_superuser"
+    holder = (
+        f"EXISTS (SELECT 1 FROM staff_user u WHERE u.id = t.user_id AND {scope.users(q, 'u')}{superusers}"
+        f" AND NOT EXISTS (SELECT 1 FROM user_role ur WHERE ur.staff_user_id = u.id{other_roles}))"
+    )
+    return f"({own} OR {holder})"
+
+
+@requires("token.manage")
 async def create_api_token(scope: Scope, user_id: int, name: str, expires_at: datetime | None = None) -> tuple[dict[str, Any], str]:
-    """A new token and its secret; the secret is shown this once and never stored."""
-    scope.require("token.manage")
+    """A new token for a user within reach, and its secret; the secret is shown this once and never stored."""
     values = clean_all(
         {
             "name": lambda _: clean_text(name, "name", max_length=100, required=True),
@@ -71,7 +97,7 @@ async def create_api_token(scope: Scope, user_id: int, name: str, expires_at: da
     if values["expires_at"] is not None and values["expires_at"] <= datetime.now(UTC):
         raise DomainError.single("expiresAt", "a token cannot expire in the past.", ErrorCode.INVALID)
     user = await User.get_or_none(id=user_id, is_active=True)
-    if user is None:
+    if user is None or not scope.reaches_user(user.id, user.team_id):
         raise DomainError.single("userId", "no such active user.", ErrorCode.NOT_FOUND)
     holder = await viewer_of(user)
     if not scope.within(holder.permissions, holder.scope):
@@ -82,51 +108,65 @@ async def create_api_token(scope: Scope, user_id: int, name: str, expires_at: da
         return await _insert(scope, user_id, values["name"], values["expires_at"], connection)
 
 
+@requires("token.manage")
 async def user_id_for_email(scope: Scope, email: str) -> int:
-    """The active user a token is to be made for, named by email (for the admin's form)."""
-    scope.require("token.manage")
-    user_id = await User.filter(email=(email or "").strip().lower()[:254], is_active=True).first().values_list("id", flat=True)
-    if user_id is None:
-        raise DomainError.single("userId", "no active user has this email.", ErrorCode.NOT_FOUND)
-    return user_id
+    """The active user within reach a token is to be made for, named by email (for the admin's form)."""
+    q = Query()
+    rows = await fetch(
+        f"SELECT u.id FROM staff_user u WHERE u.email = {q.param((email or '').strip().lower()[:254])}"
+        f" AND u.is_active AND {scope.users(q, 'u')}",
+        q,
+    )
+    if not rows:
+        raise DomainError.single("userId", "no active user within your reach has this email.", ErrorCode.NOT_FOUND)
+    return rows[0]["id"]
 
 
-async def issue_login_token(viewer: Viewer, client_ip: str | None) -> tuple[dict[str, Any], str]:
-    """A 30-day token for a user who just signed in; their oldest login tokens past the cap are revoked."""
+async def _issue_own(viewer: Viewer, name: str, lifetime: timedelta, client_ip: str | None) -> tuple[dict[str, Any], str]:
+    """A token for the caller themselves; their oldest ones of this name past the cap are revoked."""
     now = datetime.now(UTC)
     async with in_transaction() as connection:
         live = await (
-            ApiToken.filter(user_id=viewer.user_id, name="login", revoked_at=None)
+            ApiToken.filter(user_id=viewer.user_id, name=name, revoked_at=None)
             .using_db(connection)
             .order_by("-created_at", "-id")
             .values_list("id", flat=True)
         )
-        if len(live) >= MAX_LOGIN_TOKENS:
-            await ApiToken.filter(id__in=live[MAX_LOGIN_TOKENS - 1:]).using_db(connection).update(revoked_at=now)
+        if len(live) >= MAX_OWN_TOKENS:
+            await ApiToken.filter(id__in=live[MAX_OWN_TOKENS - 1:]).using_db(connection).update(revoked_at=now)
         scope = Scope(viewer, client_ip=client_ip)
-        return await _insert(scope, viewer.user_id, "login", now + LOGIN_TOKEN_LIFETIME, connection)
+        return await _insert(scope, viewer.user_id, name, now + lifetime, connection)
 
 
+async def issue_login_token(viewer: Viewer, client_ip: str | None) -> tuple[dict[str, Any], str]:
+    """A 30-day token for a user who just signed in."""
+    return await _issue_own(viewer, "login", LOGIN_TOKEN_LIFETIME, client_ip)
+
+
+@requires()
+async def issue_explorer_token(scope: Scope) -> tuple[dict[str, Any], str]:
+    """A token of the caller's own for GraphiQL, good for a working day; revocable like any other."""
+    return await _issue_own(scope.viewer, "graphiql", EXPLORER_TOKEN_LIFETIME, scope.client_ip)
+
+
+@requires()
 async def revoke_api_token(scope: Scope, token_id: int) -> dict[str, Any]:
-    """Revoke a token: with ``token.manage`` any, without it only the caller's own."""
-    token = await ApiToken.get_or_none(id=token_id)
-    viewer = scope.viewer
-    own = token is not None and viewer is not None and token.user_id == viewer.user_id
-    if not own:
-        scope.require("token.manage")
-    if token is None:
+    """Revoke a token: one's own, or with ``token.manage`` one of staff within reach."""
+    q = Query()
+    found = await fetch(f"SELECT t.id, t.revoked_at FROM api_token t WHERE t.id = {q.param(token_id)} AND {await _managed(scope, q)}", q, ApiToken)
+    if not found:
         raise DomainError.single("id", "no such token.", ErrorCode.NOT_FOUND)
-    if token.revoked_at is None:
+    if found[0]["revoked_at"] is None:
         async with in_transaction() as connection:
-            token.revoked_at = datetime.now(UTC)
-            await ApiToken.filter(id=token.id, revoked_at=None).using_db(connection).update(revoked_at=token.revoked_at)
-            await record(scope, "api_token.revoke", "api_token", token.id,
-                         before={"revoked_at": None}, after={"revoked_at": token.revoked_at}, connection=connection)
-    return (await tokens_by_ids(Scope.of_system(), [token.id]))[token.id]
+            now = datetime.now(UTC)
+            await ApiToken.filter(id=token_id, revoked_at=None).using_db(connection).update(revoked_at=now)
+            await record(scope, "api_token.revoke", "api_token", token_id,
+                         before={"revoked_at": None}, after={"revoked_at": now}, connection=connection)
+    return (await tokens_by_ids(Scope.of_system(), [token_id]))[token_id]
 
 
 def _conditions(q: Query, user_id: int | None, live_only: bool) -> list[str]:
-    conditions = ["1 = 1"]
+    conditions = []
     if user_id is not None:
         conditions.append(f"t.user_id = {q.param(user_id)}")
     if live_only:
@@ -134,30 +174,32 @@ def _conditions(q: Query, user_id: int | None, live_only: bool) -> list[str]:
     return conditions
 
 
+@requires()
 async def list_api_tokens(scope: Scope, user_id: int | None, args: PageArgs, *, live_only: bool = False) -> Page:
-    """Tokens, newest first; of one user when ``user_id`` is given."""
-    scope.require("token.manage")
+    """The tokens the caller manages, newest first; of one user when ``user_id`` is given."""
     args = args.checked()
     q = Query()
-    conditions = _conditions(q, user_id, live_only)
+    conditions = [await _managed(scope, q), *_conditions(q, user_id, live_only)]
     if (keyset := args.keyset_condition(_KEY, q, "t")) is not None:
         conditions.append(keyset)
     sql = f"SELECT {_COLUMNS} FROM api_token t WHERE {' AND '.join(conditions)} ORDER BY {args.order_by(_KEY, 't')} LIMIT {args.size + 1}"
     return Page.from_rows(await fetch(sql, q, ApiToken), args, _KEY)
 
 
+@requires()
 async def count_api_tokens(scope: Scope, user_id: int | None, *, live_only: bool = False) -> int:
-    scope.require("token.manage")
     q = Query()
-    rows = await fetch(f"SELECT COUNT(*) AS n FROM api_token t WHERE {' AND '.join(_conditions(q, user_id, live_only))}", q)
+    conditions = [await _managed(scope, q), *_conditions(q, user_id, live_only)]
+    rows = await fetch(f"SELECT COUNT(*) AS n FROM api_token t WHERE {' AND '.join(conditions)}", q)
     return rows[0]["n"]
 
 
 async def tokens_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any]]:
-    if not ids or not scope.can("token.manage"):
+    """Tokens by id, those the caller does not manage left out."""
+    if not ids or (scope.viewer is None and not scope.system):
         return {}
     q = Query()
-    rows = await fetch(f"SELECT {_COLUMNS} FROM api_token t WHERE t.id IN {q.in_list(ids)}", q, ApiToken)
+    rows = await fetch(f"SELECT {_COLUMNS} FROM api_token t WHERE t.id IN {q.in_list(ids)} AND {await _managed(scope, q)}", q, ApiToken)
     return {row["id"]: row for row in rows}
 
 

@@ -12,6 +12,7 @@ from models.errors import DomainError, ErrorCode
 from models.permissions import DataScope
 from schema.context import Info
 from schema.errors import UserError
+from schema.ids import to_global_id
 from schema.mutations import payload
 
 __all__ = ["AccessMutations", "AccessQueries"]
@@ -21,6 +22,9 @@ strawberry.enum(DataScope, name="DataScope", description="Which customers a role
 
 @strawberry.type(description="The signed-in staff member and what they may do.")
 class Me:
+    id: strawberry.ID = strawberry.field(
+        description="The caller's `User` global ID: for tokens of their own and for what is assigned to them."
+    )
     email: str = strawberry.field(description="Sign-in email, lower case.")
     display_name: str = strawberry.field(description="Name shown to colleagues.")
     permissions: list[str] = strawberry.field(description="Permission codes from all roles, sorted.")
@@ -36,6 +40,7 @@ class AccessQueries:
             return None
         user = await access.User.get(id=viewer.user_id)
         return Me(
+            id=to_global_id("User", user.id),
             email=user.email,
             display_name=user.display_name,
             permissions=sorted(viewer.permissions),

@@ -29,6 +29,7 @@ _ENTITY_OF = {node: entity for entity, node in _NODE_OF.items()}
 
 @strawberry.type(description="One change, as the audit log keeps it: who, what, when, from where.")
 class AuditEvent(Node):
+    loader = "audit_event"
     pk: strawberry.Private[int]
     actor_pk: strawberry.Private[int | None]
     at: datetime = strawberry.field(description="When the change committed.")

@@ -74,6 +74,10 @@ class Customer(Node):
             updated_at=get("updated_at"),
         )
 
+    @classmethod
+    async def load(cls, info: Info, pk: int) -> Customer | None:
+        return await load_customer(info, pk)
+
     @strawberry.field(description="Tags on the customer, in alphabetical order.")
     async def tags(self, info: Info) -> list[str]:
         return await info.context.loaders.tags.load((self.pk,))
@@ -399,7 +403,7 @@ class CustomerMutations:
             row = await customers.create_customer(info.context.scope, data, referrer)
             return {"customer": row}
 
-        return await payload(CreateCustomerPayload, run, info, input)
+        return await payload(CreateCustomerPayload, run, info, input, customers.create_customer)
 
     @strawberry.mutation(description="Change a customer's fields.")
     async def update_customer(
@@ -410,7 +414,7 @@ class CustomerMutations:
             row = await customers.update_customer(info.context.scope, pk, input_dict(input, exclude={"id"}))
             return {"customer": row}
 
-        return await payload(UpdateCustomerPayload, run, info, input)
+        return await payload(UpdateCustomerPayload, run, info, input, customers.update_customer)
 
     @strawberry.mutation(description="Soft-delete a customer: they leave every list and graph; their phone and email are freed.")
     async def delete_customer(
@@ -420,4 +424,4 @@ class CustomerMutations:
             row = await customers.delete_customer(info.context.scope, customer_id(input.id, "id"))
             return {"deleted_id": to_global_id("Customer", row["id"])}
 
-        return await payload(DeleteCustomerPayload, run, info, input)
+        return await payload(DeleteCustomerPayload, run, info, input, customers.delete_customer)

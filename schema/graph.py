@@ -61,6 +61,7 @@ class ReferralStats:
 
 @strawberry.type(description="A secondary-customer tie between two customers.")
 class CustomerLink(Node):
+    loader = "link"
     pk: strawberry.Private[int]
     from_pk: strawberry.Private[int]
     to_pk: strawberry.Private[int]
@@ -153,7 +154,7 @@ class GraphMutations:
             row = await graph.set_referrer(info.context.scope, pk, referrer)
             return {"customer": row}
 
-        return await payload(SetReferrerPayload, run, info, input)
+        return await payload(SetReferrerPayload, run, info, input, graph.set_referrer)
 
     @strawberry.mutation(description="Link two customers; the same pair and kind twice is DUPLICATE.")
     async def link_customers(
@@ -165,7 +166,7 @@ class GraphMutations:
             row = await graph.link_customers(info.context.scope, from_pk, to_pk, input.kind, input.note)
             return {"link": row}
 
-        return await payload(LinkCustomersPayload, run, info, input)
+        return await payload(LinkCustomersPayload, run, info, input, graph.link_customers)
 
     @strawberry.mutation(description="Remove a link between two customers.")
     async def unlink_customers(
@@ -177,4 +178,4 @@ class GraphMutations:
             row = await graph.unlink_customers(info.context.scope, from_pk, to_pk, input.kind)
             return {"unlinked_id": to_global_id("CustomerLink", row["id"])}
 
-        return await payload(UnlinkCustomersPayload, run, info, input)
+        return await payload(UnlinkCustomersPayload, run, info, input, graph.unlink_customers)

@@ -29,6 +29,7 @@ strawberry.enum(Direction, name="InteractionDirection", description="Who reached
 
 @strawberry.type(description="A touch with a customer: a call, a message, a visit, a note.")
 class Interaction(Node):
+    loader = "interaction"
     pk: strawberry.Private[int]
     customer_pk: strawberry.Private[int]
     kind: InteractionKind = strawberry.field(description="Call, email, SMS, WeChat, visit, meeting or note.")
@@ -88,4 +89,4 @@ class InteractionMutations:
             row = await interactions.log_interaction(info.context.scope, pk, data)
             return {"interaction": row}
 
-        return await payload(LogInteractionPayload, run, info, input)
+        return await payload(LogInteractionPayload, run, info, input, interactions.log_interaction)

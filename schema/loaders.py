@@ -86,7 +86,7 @@ class Loaders:
 
     @cached_property
     def tags(self) -> DataLoader:
-        return _grouped(customers.tags_by_customer, lambda _: [])
+        return _grouped(self._scoped(customers.tags_by_customer), lambda _: [])
 
     @cached_property
     def referrals(self) -> DataLoader:

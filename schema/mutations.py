@@ -1,9 +1,11 @@
 """What every mutation shares: input to domain data, domain rows to payloads, idempotency keys.
 
 A mutation's body returns domain values (rows); ``payload`` turns each into the type its
-payload field declares (through that type's ``from_row``). Because the body returns plain
-values, a write that carries an ``idempotencyKey`` can be stored with its result and
-replayed: the replay gets the same payload and writes nothing (models/idempotency.py).
+payload field declares (through that type's ``from_row``). A write that carries an
+``idempotencyKey`` keeps, with the key, the ids of those objects and the plain values
+(models/idempotency.py). A replay is a read: it asks for the operation's permission again
+and reads each object anew through its loader (``Node.load``), under the caller's scope as it
+is now, so an object the caller can no longer see comes back null.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from models.errors import DomainError
 from models.idempotency import once
 from schema.context import Info
 from schema.errors import user_errors
+from schema.relay import Node
 
 __all__ = ["Idempotent", "input_dict", "payload"]
 
@@ -50,36 +53,51 @@ def input_dict(value: Any, exclude: set[str] = frozenset()) -> dict[str, Any]:
 
 
 @cache
-def _presenters(cls: type) -> dict[str, Callable[[dict[str, Any]], Any]]:
-    """For each payload field whose type is built from a row: that type's ``from_row``."""
-    presenters = {}
+def _nodes(cls: type) -> dict[str, type[Node]]:
+    """For each payload field whose type is an object read from a row: that type."""
+    nodes = {}
     for field in cls.__strawberry_definition__.fields:
         kind = field.type
         if isinstance(kind, StrawberryOptional):
             kind = kind.of_type
         if isinstance(kind, LazyType):
             kind = kind.resolve_type()
-        if hasattr(kind, "from_row"):
-            presenters[field.python_name] = kind.from_row
-    return presenters
+        if isinstance(kind, type) and issubclass(kind, Node):
+            nodes[field.python_name] = kind
+    return nodes
 
 
 async def payload(
-    cls: type[P], run: Callable[[], Awaitable[dict[str, Any]]], info: Info | None = None, input: Any = None
+    cls: type[P],
+    run: Callable[[], Awaitable[dict[str, Any]]],
+    info: Info | None = None,
+    input: Any = None,
+    operation: Callable[..., Awaitable[Any]] | None = None,
 ) -> P:
-    """Run a mutation's body (at most once per idempotency key); an expected failure becomes ``errors``."""
+    """Run a mutation's body (at most once per idempotency key); an expected failure becomes ``errors``.
+
+    ``operation`` is the domain operation the body calls: a replay checks its permission again.
+    """
     fields = {f.name for f in dataclasses.fields(cls)} - {"errors"}
+    nodes = _nodes(cls)
     key = getattr(input, "idempotency_key", None)
+    rows: dict[str, Any] = {}
+
+    async def first() -> dict[str, Any]:
+        rows.update(await run())
+        return {name: value["id"] if name in nodes and value is not None else value for name, value in rows.items()}
+
     try:
         if key is None:
-            result = await run()
+            kept = await first()
         else:
-            result = await once(info.context.scope, key, cls.__name__, input_dict(input), run)
+            kept = await once(info.context.scope, key, info.field_name, input_dict(input), first, operation.check)
     except DomainError as error:
         return cls(**dict.fromkeys(fields), errors=user_errors(error))
-    presenters = _presenters(cls)
-    values = {
-        name: presenters[name](result[name]) if name in presenters and result.get(name) is not None else result.get(name)
-        for name in fields
-    }
+    values = {}
+    for name in fields:
+        value = kept.get(name)
+        if name in nodes and value is not None:
+            value = nodes[name].from_row(rows[name]) if rows else await nodes[name].load(info, value)
+        values[name] = value
     return cls(**values, errors=[])

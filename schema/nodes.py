@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
@@ -12,7 +11,7 @@ from models.errors import DomainError
 from models.pagination import MAX_PAGE_SIZE
 from schema.audit import AuditEvent
 from schema.context import Info
-from schema.customers import load_customer
+from schema.customers import Customer
 from schema.errors import ClientError, bad_input
 from schema.graph import CustomerLink
 from schema.ids import from_global_id
@@ -24,28 +23,10 @@ from schema.tokens import ApiToken
 
 __all__ = ["NodeQueries"]
 
-Load = Callable[[Info, int], Awaitable[Node | None]]
-
-
-def _from_loader(loader: str, make: Callable[[dict[str, Any]], Node]) -> Load:
-    async def load(info: Info, pk: int) -> Node | None:
-        row = await getattr(info.context.loaders, loader).load(pk)
-        return make(row) if row else None
-
-    return load
-
-
-# type name -> how one is loaded; a customer with the columns the selection reads
-_TYPES: dict[str, Load] = {
-    "Customer": load_customer,
-    "CustomerLink": _from_loader("link", CustomerLink.from_row),
-    "Interaction": _from_loader("interaction", Interaction.from_row),
-    "Order": _from_loader("order", Order.from_row),
-    "User": _from_loader("user", User.from_row),
-    "Role": _from_loader("role", Role.from_row),
-    "Team": _from_loader("team", Team.from_row),
-    "ApiToken": _from_loader("api_token", ApiToken.from_row),
-    "AuditEvent": _from_loader("audit_event", AuditEvent.from_row),
+# Every type fetchable by global ID, each read through its own loader (``Node.load``).
+_TYPES: dict[str, type[Node]] = {
+    node.__name__: node
+    for node in (Customer, CustomerLink, Interaction, Order, User, Role, Team, ApiToken, AuditEvent)
 }
 
 
@@ -57,7 +38,7 @@ def _decode(global_id: str, field: str) -> tuple[str, int]:
 
 
 async def _load(info: Info, type_name: str, pk: int) -> Node | None:
-    return await _TYPES[type_name](info, pk)
+    return await _TYPES[type_name].load(info, pk)
 
 
 @strawberry.type

@@ -40,6 +40,7 @@ class Money:
 
 @strawberry.type(description="A purchase by a customer.")
 class Order(Node):
+    loader = "order"
     pk: strawberry.Private[int]
     customer_pk: strawberry.Private[int]
     amount: Decimal = strawberry.field(description="The order's value, exact, in `currency`.")
@@ -103,4 +104,4 @@ class OrderMutations:
             row = await orders.record_order(info.context.scope, pk, input_dict(input, exclude={"customer_id"}))
             return {"order": row}
 
-        return await payload(RecordOrderPayload, run, info, input)
+        return await payload(RecordOrderPayload, run, info, input, orders.record_order)

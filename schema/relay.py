@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import strawberry
 
 from models.errors import DomainError
 from models.pagination import MAX_PAGE_SIZE, Page, PageArgs
 from schema.errors import bad_input
+
+if TYPE_CHECKING:
+    from schema.context import Info
 
 __all__ = ["Connection", "Edge", "Node", "PageInfo", "connection", "page_args", "PAGE_ARGS_DOC"]
 
@@ -26,6 +29,15 @@ PAGE_ARGS_DOC = {
 @strawberry.interface(description="An object with a global ID, fetchable with `node(id:)`.")
 class Node:
     id: strawberry.ID = strawberry.field(description="The object's global ID, opaque and stable.")
+    loader: ClassVar[str]
+    """The request's loader (schema/loaders.py) that reads this type by primary key, under the caller's scope."""
+
+    @classmethod
+    async def load(cls, info: Info, pk: int) -> Any:
+        """The object as the caller may see it now, or None: how ``node(id:)`` and a replayed
+        mutation (schema/mutations.py) read it."""
+        row = await getattr(info.context.loaders, cls.loader).load(pk)
+        return cls.from_row(row) if row else None
 
 
 @strawberry.type(description="Where a page sits in its list.")

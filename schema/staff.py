@@ -34,6 +34,7 @@ def _arg(name: str) -> Any:
 
 @strawberry.type(description="A team of staff; teams nest, and a TEAM_AND_SUBTEAMS role sees the teams below.")
 class Team(Node):
+    loader = "team"
     pk: strawberry.Private[int]
     parent_pk: strawberry.Private[int | None]
     name: str = strawberry.field(description="The team's name.")
@@ -56,6 +57,7 @@ class Team(Node):
 
 @strawberry.type(description="A set of permissions with a data scope, given to staff.")
 class Role(Node):
+    loader = "role"
     pk: strawberry.Private[int]
     name: str = strawberry.field(description="The role's name, unique.")
     description: str = strawberry.field(description="What the role is for.")
@@ -78,6 +80,7 @@ class Role(Node):
 
 @strawberry.type(description="A staff member's account.")
 class User(Node):
+    loader = "user"
     pk: strawberry.Private[int]
     team_pk: strawberry.Private[int | None]
     email: str = strawberry.field(description="Sign-in email, lower case.")
@@ -297,7 +300,7 @@ class StaffMutations:
             )
             return _user_result(row)
 
-        return await payload(UserPayload, run, info, input)
+        return await payload(UserPayload, run, info, input, staff.create_user)
 
     @strawberry.mutation(description="Change a staff account's email, name, team or roles. Needs user.manage.")
     async def update_user(
@@ -311,7 +314,7 @@ class StaffMutations:
                 changes["role_ids"] = _role_pks(changes["role_ids"])
             return _user_result(await staff.update_user(info.context.scope, node_pk(input.id, "id", "User"), changes))
 
-        return await payload(UserPayload, run, info, input)
+        return await payload(UserPayload, run, info, input, staff.update_user)
 
     @strawberry.mutation(description="Close an account: sign-in, sessions and tokens stop at once. Needs user.manage.")
     async def deactivate_user(
@@ -320,7 +323,7 @@ class StaffMutations:
         async def run() -> dict[str, Any]:
             return _user_result(await staff.deactivate_user(info.context.scope, node_pk(input.id, "id", "User")))
 
-        return await payload(UserPayload, run, info, input)
+        return await payload(UserPayload, run, info, input, staff.deactivate_user)
 
     @strawberry.mutation(description="Open a deactivated account again. Needs user.manage.")
     async def reactivate_user(
@@ -329,7 +332,7 @@ class StaffMutations:
         async def run() -> dict[str, Any]:
             return _user_result(await staff.reactivate_user(info.context.scope, node_pk(input.id, "id", "User")))
 
-        return await payload(UserPayload, run, info, input)
+        return await payload(UserPayload, run, info, input, staff.reactivate_user)
 
     @strawberry.mutation(description="Set a new password; the user's sessions and sign-in tokens end. Needs user.manage.")
     async def reset_password(
@@ -339,7 +342,7 @@ class StaffMutations:
             pk = node_pk(input.id, "id", "User")
             return _user_result(await staff.reset_password(info.context.scope, pk, input.password))
 
-        return await payload(UserPayload, run, info, input)
+        return await payload(UserPayload, run, info, input, staff.reset_password)
 
     @strawberry.mutation(description="Create a role. Needs role.manage.")
     async def create_role(
@@ -351,7 +354,7 @@ class StaffMutations:
             )
             return {"role": row}
 
-        return await payload(RolePayload, run, info, input)
+        return await payload(RolePayload, run, info, input, staff.create_role)
 
     @strawberry.mutation(description="Change a role; its holders' next request obeys it. Needs role.manage.")
     async def update_role(
@@ -361,7 +364,7 @@ class StaffMutations:
             pk = node_pk(input.id, "id", "Role")
             return {"role": await staff.update_role(info.context.scope, pk, input_dict(input, exclude={"id"}))}
 
-        return await payload(RolePayload, run, info, input)
+        return await payload(RolePayload, run, info, input, staff.update_role)
 
     @strawberry.mutation(description="Delete a role nobody holds (IN_USE otherwise). Needs role.manage.")
     async def delete_role(
@@ -371,7 +374,7 @@ class StaffMutations:
             row = await staff.delete_role(info.context.scope, node_pk(input.id, "id", "Role"))
             return {"deleted_id": to_global_id("Role", row["id"])}
 
-        return await payload(DeleteRolePayload, run, info, input)
+        return await payload(DeleteRolePayload, run, info, input, staff.delete_role)
 
     @strawberry.mutation(description="Create a team. Needs role.manage.")
     async def create_team(
@@ -381,7 +384,7 @@ class StaffMutations:
             row = await staff.create_team(info.context.scope, input.name, _team_pk(input.parent_id, "parentId"))
             return {"team": row}
 
-        return await payload(TeamPayload, run, info, input)
+        return await payload(TeamPayload, run, info, input, staff.create_team)
 
     @strawberry.mutation(description="Rename or move a team (never below itself: CYCLE). Needs role.manage.")
     async def update_team(
@@ -394,4 +397,4 @@ class StaffMutations:
             row = await staff.update_team(info.context.scope, node_pk(input.id, "id", "Team"), changes)
             return {"team": row}
 
-        return await payload(TeamPayload, run, info, input)
+        return await payload(TeamPayload, run, info, input, staff.update_team)

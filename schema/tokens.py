@@ -21,6 +21,7 @@ __all__ = ["ApiToken", "TokenMutations", "TokenQueries"]
 
 @strawberry.type(description="A bearer token for an integration or an app; its secret is never shown again.")
 class ApiToken(Node):
+    loader = "api_token"
     pk: strawberry.Private[int]
     user_pk: strawberry.Private[int]
     name: str = strawberry.field(description='What the token is for; "login" for one made by sign-in.')
@@ -117,7 +118,7 @@ class TokenMutations:
             row = await tokens.revoke_api_token(info.context.scope, node_pk(input.id, "id", "ApiToken"))
             return {"api_token": row}
 
-        return await payload(RevokeApiTokenPayload, run, info, input)
+        return await payload(RevokeApiTokenPayload, run, info, input, tokens.revoke_api_token)
 
     @strawberry.mutation(description="Sign out: revoke the bearer token this request carries.")
     async def logout(self, info: Info) -> LogoutPayload:

@@ -7,6 +7,39 @@
   var mount = document.getElementById("graphiql");
   var endpoint = mount.dataset.endpoint;
 
+  // The admin's "Explore the API" hands a token of the caller's own over in the fragment
+  // (#token=…), which the browser never sends to a server. Take it out of the address at once,
+  // so that the history keeps no copy either.
+  var token = new URLSearchParams(window.location.hash.slice(1)).get("token");
+  if (window.location.hash) {
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  }
+
+  var EXAMPLE = [
+    "# kehu's customer graph in one request. Run it with the ▶ button (Ctrl-Enter);",
+    "# the Docs pane lists every type and field, and what each permission reaches.",
+    "# Without a token, open GraphiQL from the admin (\"Explore the API\"), or put",
+    "# {\"Authorization\": \"Bearer kehu_…\"} in the Headers tab below.",
+    "{",
+    "  me { id displayName permissions dataScope }",
+    "  customers(first: 5) {",
+    "    totalCount",
+    "    pageInfo { hasNextPage endCursor }",
+    "    edges {",
+    "      node {",
+    "        id name phone tags",
+    "        referrer { name }",
+    "        referrals(first: 3) { totalCount edges { node { name } } }",
+    "        referralStats { downstreamCount downstreamRevenue { amount currency } }",
+    "        interactions(first: 3) { edges { node { kind summary occurredAt } } }",
+    "        orderCount lifetimeValue { amount currency }",
+    "      }",
+    "    }",
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+
   if (typeof React === "undefined" || typeof ReactDOM === "undefined" || typeof GraphiQL === "undefined") {
     mount.textContent =
       "GraphiQL could not load its scripts. Run `python -m server.assets` on the server " +
@@ -46,11 +79,12 @@
   }
 
   ReactDOM.createRoot(mount).render(
-    React.createElement(GraphiQL, {
+    React.createElement(GraphiQL, Object.assign({
       fetcher: fetcher,
+      defaultQuery: EXAMPLE,
       isHeadersEditorEnabled: true,
       shouldPersistHeaders: false,
       defaultEditorToolsVisibility: true,
-    })
+    }, token ? { headers: JSON.stringify({ Authorization: "Bearer " + token }, null, 2) } : {}))
   );
 })();

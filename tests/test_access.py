@@ -26,7 +26,7 @@ from models.staff import (
     update_user,
 )
 from models.throttle import PER_CLIENT, SignInThrottle
-from models.tokens import MAX_LOGIN_TOKENS, create_api_token, issue_login_token, revoke_api_token, viewer_for_token
+from models.tokens import MAX_OWN_TOKENS, create_api_token, issue_login_token, revoke_api_token, viewer_for_token
 
 SYSTEM = Scope.of_system()
 
@@ -179,34 +179,37 @@ async def test_a_control_character_in_the_email_is_just_a_failed_sign_in(clean_d
     assert await authenticate("m\x00@example.com", PASSWORD) is None
 
 
-async def _viewer_with(permissions: list[str], scope: str = "ALL"):
+async def _viewer_with(permissions: list[str], scope: str = "ALL", team_id: int | None = None):
     role = await create_role(SYSTEM, f"granter {len(permissions)} {scope}", permissions, scope)
-    user = await create_user(SYSTEM, f"granter{len(permissions)}{scope.lower()}@example.com", "G", PASSWORD, role_ids=[role["id"]])
+    user = await create_user(
+        SYSTEM, f"granter{len(permissions)}{scope.lower()}@example.com", "G", PASSWORD, team_id, role_ids=[role["id"]]
+    )
     return await Scope.for_viewer(await viewer_of(await User.get(id=user["id"])), "203.0.113.9")
 
 
 async def test_nobody_grants_rights_they_do_not_hold(clean_db):
-    manager = await _viewer_with(["user.manage", "customer.read"], "TEAM")
+    team = (await create_team(SYSTEM, "Head office"))["id"]
+    manager = await _viewer_with(["user.manage", "customer.read"], "TEAM", team)
     admin_role = await create_role(SYSTEM, "Admin", ["role.manage", "customer.read"], "ALL")
     wide_reader = await create_role(SYSTEM, "Everything reader", ["customer.read"], "ALL")
     narrow_reader = await create_role(SYSTEM, "Team reader", ["customer.read"], "TEAM")
 
     for role in (admin_role, wide_reader):  # a permission they lack; a scope wider than theirs
         with pytest.raises(DomainError) as refused:
-            await create_user(manager, "new@example.com", "New", PASSWORD, role_ids=[role["id"]])
+            await create_user(manager, "new@example.com", "New", PASSWORD, team, role_ids=[role["id"]])
         assert refused.value.errors[0].code is ErrorCode.FORBIDDEN
     assert not await User.filter(email="new@example.com").exists()
 
-    made = await create_user(manager, "new@example.com", "New", PASSWORD, role_ids=[narrow_reader["id"]])
+    made = await create_user(manager, "new@example.com", "New", PASSWORD, team, role_ids=[narrow_reader["id"]])
     with pytest.raises(DomainError):
         await update_user(manager, made["id"], {"role_ids": [admin_role["id"]]})
     assert (await role_ids_by_user([made["id"]]))[made["id"]] == [narrow_reader["id"]]
 
-    root = await create_user(SYSTEM, "root@example.com", "Root", PASSWORD, is_superuser=True)
+    root = await create_user(SYSTEM, "root@example.com", "Root", PASSWORD, team, is_superuser=True)
     for attempt in (
         lambda: deactivate_user(manager, root["id"]),
         lambda: reset_password(manager, root["id"], "another long passphrase"),
-        lambda: create_user(manager, "x@example.com", "X", PASSWORD, is_superuser=True),
+        lambda: create_user(manager, "x@example.com", "X", PASSWORD, team, is_superuser=True),
     ):
         with pytest.raises(DomainError) as refused:
             await attempt()
@@ -284,15 +287,16 @@ async def test_sessions_end_when_idle_too_long_or_too_old(clean_db):
 async def test_sign_in_tokens_are_capped_per_user(clean_db):
     await create_user(SYSTEM, "a@example.com", "A", PASSWORD)
     viewer = await authenticate("a@example.com", PASSWORD)
-    secrets_ = [(await issue_login_token(viewer, None))[1] for _ in range(MAX_LOGIN_TOKENS + 2)]
-    assert await ApiToken.filter(user_id=viewer.user_id, revoked_at=None).count() == MAX_LOGIN_TOKENS
+    secrets_ = [(await issue_login_token(viewer, None))[1] for _ in range(MAX_OWN_TOKENS + 2)]
+    assert await ApiToken.filter(user_id=viewer.user_id, revoked_at=None).count() == MAX_OWN_TOKENS
     assert await viewer_for_token(secrets_[0]) is None
     assert await viewer_for_token(secrets_[-1]) is not None
 
 
 async def test_a_token_manager_cannot_mint_a_token_for_someone_with_more_rights(clean_db):
-    manager = await _viewer_with(["token.manage"], "OWN")
-    root = await create_user(SYSTEM, "root@example.com", "Root", PASSWORD, is_superuser=True)
+    team = (await create_team(SYSTEM, "Head office"))["id"]
+    manager = await _viewer_with(["token.manage"], "TEAM", team)
+    root = await create_user(SYSTEM, "root@example.com", "Root", PASSWORD, team, is_superuser=True)
     with pytest.raises(DomainError) as refused:
         await create_api_token(manager, root["id"], "escalate")
     assert refused.value.errors[0].code is ErrorCode.FORBIDDEN

@@ -35,5 +35,6 @@ def admin_mount() -> Mount:
         Route("/tokens", tokens.list_tokens),
         Route("/tokens", tokens.create_token, methods=["POST"]),
         Route("/tokens/{id:int}/revoke", tokens.revoke_token, methods=["POST"]),
+        Route("/explore", tokens.explore, methods=["POST"]),
         Route("/audit", audit.list_events),
     ])

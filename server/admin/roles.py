@@ -51,8 +51,9 @@ async def set_permission(admin: Admin) -> Response:
 
 
 async def _refused(admin: Admin, role_id: int, error: DomainError) -> Response:
-    """The row as stored, with why the change was refused: htmx swaps it in, so the box un-ticks itself."""
-    if error.errors[0].code is ErrorCode.NOT_FOUND:
+    """The row as stored, with why the change was refused: htmx swaps it in, so the box un-ticks itself.
+    Without role.manage there is no row to show: the refusal is the 403 page."""
+    if error.errors[0].code is ErrorCode.NOT_FOUND or not admin.can("role.manage"):
         raise error
     return await _row(admin, role_id, str(error))
 

@@ -9,6 +9,7 @@ over HTTPS.
 from __future__ import annotations
 
 import hmac
+import posixpath
 import secrets
 from datetime import timedelta
 
@@ -26,10 +27,14 @@ _FAILED = "The email or password is wrong, or the account is locked."
 
 
 def _next(value: str | None) -> str:
-    """Only a path inside the admin: never an open redirect."""
-    if value and value.startswith("/admin") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/admin"
+    """Only a path inside the admin, its dot segments resolved: never an open redirect."""
+    if not value or "\\" in value or not value.isprintable():
+        return "/admin"
+    path, mark, query = value.partition("?")
+    normal = posixpath.normpath(path)  # keeps a leading "//", which the test below refuses
+    if normal != "/admin" and not normal.startswith("/admin/"):
+        return "/admin"
+    return normal + ("/" if path.endswith("/") and normal != "/" else "") + mark + query
 
 
 def _set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None) -> None:

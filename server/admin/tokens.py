@@ -1,4 +1,5 @@
-"""API tokens in the admin: list, create (the secret shown once), revoke."""
+"""API tokens in the admin: one's own and, with token.manage, those of staff within reach; create
+(the secret shown once), revoke; and "Explore the API", a short-lived token of one's own for GraphiQL."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from models.errors import DomainError, ErrorCode, FieldError
 from models.pagination import PageArgs
 from server.admin.pages import Admin, input_errors, page, path_id, render
 
-__all__ = ["create_token", "list_tokens", "revoke_token"]
+__all__ = ["create_token", "explore", "list_tokens", "revoke_token"]
 
 
 async def _page(admin: Admin, status: int = 200, errors: list[FieldError] | None = None, values: dict | None = None) -> Response:
@@ -49,3 +50,14 @@ async def create_token(admin: Admin) -> Response:
 async def revoke_token(admin: Admin) -> Response:
     await tokens.revoke_api_token(admin.scope, path_id(admin.request))
     return RedirectResponse("/admin/tokens", status_code=303)
+
+
+@page
+async def explore(admin: Admin) -> Response:
+    """GraphiQL, signed in as the caller for a working day. The secret travels in the URL's fragment,
+    which browsers never send (so no server's log holds it); GraphiQL takes it out of the address
+    at once, so the history does not keep it either."""
+    if not admin.request.app.state.settings.graphiql:
+        raise DomainError.single(None, "GraphiQL is switched off on this server.", ErrorCode.NOT_FOUND)
+    _, secret = await tokens.issue_explorer_token(admin.scope)
+    return RedirectResponse(f"/graphql#token={secret}", status_code=303)
