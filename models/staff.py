@@ -199,7 +199,7 @@ async def update_team(scope: Scope, team_id: int, changes: dict[str, Any]) -> di
         if not scope.reaches_team(team_id):
             raise DomainError.single("id", "no such team.", ErrorCode.NOT_FOUND)
         team = await _team_or_not_found(team_id, "id", connection)
-        if "parent_id" in changes:
+        if "parent_id" in changes and changes["parent_id"] != team.parent_id:  # staying put is no move
             parent_id = changes["parent_id"]
             ancestor = await _team_in_reach(scope, parent_id, "parentId", connection)
             for _ in range(MAX_TEAMS + 1):

@@ -25,6 +25,7 @@ from models import db
 from models.access import User
 from models.db import tortoise_config
 from models.scope import Scope
+from models.staff import create_role, create_user
 from models.throttle import sign_ins
 from models.tokens import create_api_token
 from server.app import create_app
@@ -147,6 +148,44 @@ async def bearer_for(email: str, **user: Any) -> dict[str, str]:
     made = await User.create(email=email, display_name=email.split("@")[0], password_hash="!", **user)
     _, secret = await create_api_token(Scope.of_system(), made.id, "tests")
     return {"authorization": f"Bearer {secret}"}
+
+
+PASSWORD = "correct horse battery staple"
+
+
+async def bearer_for_user(user_id: int) -> dict[str, str]:
+    """An ``Authorization`` header with a new token of an existing user."""
+    _, secret = await create_api_token(Scope.of_system(), user_id, "tests")
+    return {"authorization": f"Bearer {secret}"}
+
+
+async def staff(email: str, permissions: list[str], scope: str, team_id: int | None = None) -> dict[str, str]:
+    """A staff member with one role of ``permissions`` and data ``scope``, in ``team_id``: their bearer header."""
+    role = await create_role(Scope.of_system(), f"role of {email}", permissions, scope)
+    user = await create_user(Scope.of_system(), email, email.split("@")[0], PASSWORD, team_id, [role["id"]])
+    return await bearer_for_user(user["id"])
+
+
+async def ask(http: httpx.AsyncClient, query: str, variables: dict | None = None) -> dict:
+    """The decoded answer to one operation."""
+    return (await http.post("/graphql", json={"query": query, "variables": variables or {}})).json()
+
+
+@pytest.fixture
+async def as_user(settings):
+    """``as_user(headers)``: an HTTP client of the app acting with those headers."""
+    clients: list[httpx.AsyncClient] = []
+
+    def make(headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(settings)), base_url="http://kehu.test", headers=headers or {}
+        )
+        clients.append(http)
+        return http
+
+    yield make
+    for http in clients:
+        await http.aclose()
 
 
 @pytest.fixture

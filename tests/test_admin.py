@@ -33,9 +33,9 @@ async def browser(clean_db, settings):
         await http.aclose()
 
 
-async def staff_member(email: str, permissions: list[str], scope: str = "ALL") -> dict:
+async def staff_member(email: str, permissions: list[str], scope: str = "ALL", team_id: int | None = None) -> dict:
     role = await create_role(SYSTEM, f"role of {email}", permissions, scope)
-    return await create_user(SYSTEM, email, email.split("@")[0], PASSWORD, role_ids=[role["id"]])
+    return await create_user(SYSTEM, email, email.split("@")[0], PASSWORD, team_id, role_ids=[role["id"]])
 
 
 def _field(html: str, name: str) -> str:
@@ -53,8 +53,11 @@ def csrf_of(html: str) -> str:
     return _field(html, "csrf_token")
 
 
-async def signed_in(browser, permissions: list[str], email: str = "admin@example.com", base_url: str = "http://kehu.test"):
-    await staff_member(email, permissions)
+async def signed_in(
+    browser, permissions: list[str], email: str = "admin@example.com", base_url: str = "http://kehu.test",
+    scope: str = "ALL", team_id: int | None = None,
+):
+    await staff_member(email, permissions, scope, team_id)
     http = browser(base_url)
     response = await sign_in(http, email)
     assert response.status_code == 303 and response.headers["location"] == "/admin/"
@@ -315,3 +318,86 @@ async def test_junk_form_values_are_clear_errors(browser):
     }.items():
         response = await http.post(path, data={"csrf_token": csrf, **data})
         assert response.status_code == 400, (path, response.text[:300])
+
+
+async def test_a_role_row_without_role_manage_is_a_403_page(browser):
+    http, csrf = await signed_in(browser, ["customer.read"])
+    role = await create_role(SYSTEM, "Sales", ["customer.read"], "OWN")
+    headers = {"hx-request": "true", "x-csrf-token": csrf}
+    for path, data in ((f"/admin/roles/{role['id']}/permissions/customer.read", {}), (f"/admin/roles/{role['id']}/scope", {"data_scope": "all"})):
+        refused = await http.post(path, data=data, headers=headers)
+        assert refused.status_code == 403 and "this needs the permission role.manage" in refused.text
+    stored = await Role.get(id=role["id"])
+    assert stored.permissions == ["customer.read"] and stored.data_scope == "own"
+
+
+@pytest.mark.parametrize(
+    ("asked", "lands"),
+    [("/admin/../..//evil.example/x", "/admin"), ("//evil.example", "/admin"), ("/administrator", "/admin"),
+     ("/admin/staff/../roles", "/admin/roles"), ("/admin/./staff/?q=li", "/admin/staff/?q=li"), ("/admin\\x", "/admin")],
+)
+async def test_after_sign_in_next_stays_inside_the_admin_with_dot_segments_resolved(browser, asked, lands):
+    await staff_member("admin@example.com", ["user.manage"])
+    http = browser()
+    form = await http.get("/admin/login", params={"next": asked})
+    assert f'name="next" value="{lands}"' in form.text
+    signed = await http.post("/admin/login", data={
+        "login_token": _field(form.text, "login_token"), "email": "admin@example.com", "password": PASSWORD, "next": asked,
+    })
+    assert signed.status_code == 303 and signed.headers["location"] == lands
+
+
+async def test_explore_the_api_hands_graphiql_a_short_lived_token_of_ones_own_in_the_fragment(browser):
+    http, csrf = await signed_in(browser, ["customer.read"])
+    assert "Explore the API" in (await http.get("/admin/")).text
+    assert (await http.post("/admin/explore")).status_code == 403  # no CSRF token, no token
+
+    opened = await http.post("/admin/explore", data={"csrf_token": csrf})
+
+    assert opened.status_code == 303
+    path, _, fragment = opened.headers["location"].partition("#")
+    assert path == "/graphql" and fragment.startswith("token=kehu_")
+    secret = fragment.removeprefix("token=")
+    me = (await http.post("/graphql", json={"query": "{ me { email } }"}, headers={"authorization": f"Bearer {secret}"})).json()
+    assert me["data"]["me"]["email"] == "admin@example.com"
+    token = await ApiToken.get(name="graphiql")
+    user = await User.get(email="admin@example.com")
+    assert token.user_id == user.id and secret not in token.token_hash
+    assert timedelta(hours=7, minutes=59) < token.expires_at - datetime.now(UTC) <= timedelta(hours=8)
+    assert await AuditEvent.filter(action="api_token.create", entity_id=token.id, actor_user_id=user.id).exists()
+    listed = await http.get("/admin/tokens")  # one's own, to revoke, without token.manage
+    assert "graphiql" in listed.text and "New token" not in listed.text
+    await http.post(f"/admin/tokens/{token.id}/revoke", data={"csrf_token": csrf})
+    assert (await ApiToken.get(id=token.id)).revoked_at is not None
+
+
+async def test_without_graphiql_there_is_nothing_to_explore(clean_db, settings):
+    from dataclasses import replace
+
+    await staff_member("admin@example.com", ["customer.read"])
+    app = create_app(replace(settings, graphiql=False))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kehu.test") as http:
+        assert (await sign_in(http, "admin@example.com")).status_code == 303
+        home = await http.get("/admin/")
+        assert "Explore the API" not in home.text
+        refused = await http.post("/admin/explore", data={"csrf_token": csrf_of(home.text)})
+        assert refused.status_code == 404 and not await ApiToken.filter(name="graphiql").exists()
+
+
+async def test_a_team_manager_sees_and_shapes_its_own_subtree(browser):
+    company = (await create_team(SYSTEM, "Company"))["id"]
+    east = (await create_team(SYSTEM, "East", company))["id"]
+    shanghai = (await create_team(SYSTEM, "Shanghai", east))["id"]
+    await create_team(SYSTEM, "West")
+    http, csrf = await signed_in(browser, ["role.manage"], scope="TEAM_AND_SUBTEAMS", team_id=east)
+
+    page = (await http.get("/admin/teams")).text
+
+    assert 'aria-label="Name of East"' in page and 'aria-label="Name of Shanghai"' in page
+    assert "West" not in page and "Name of Company" not in page
+    assert f'<option value="{company}" selected>(where it is, above your teams)</option>' in page
+    renamed = await http.post(f"/admin/teams/{east}", data={"csrf_token": csrf, "name": "East China", "parent_id": str(company)})
+    assert renamed.status_code == 303
+    assert (await Team.get(id=east)).name == "East China" and (await Team.get(id=east)).parent_id == company
+    moved = await http.post(f"/admin/teams/{shanghai}", data={"csrf_token": csrf, "name": "Shanghai", "parent_id": ""})
+    assert moved.status_code == 403 and (await Team.get(id=shanghai)).parent_id == east

@@ -121,3 +121,32 @@ def test_a_form_posted_without_the_csrf_token_is_refused(server, page):
     page.get_by_role("button", name="Create").click()
     page.wait_for_url(server.url("/admin/teams"))
     assert page.get_by_label("Name of Real").input_value() == "Real"
+
+
+def test_explore_the_api_opens_graphiql_signed_in_on_an_example_of_the_customer_graph(server, page):
+    from playwright.sync_api import expect
+
+    other_hosts = block_other_hosts(page)
+    violations = record_csp_violations(page)
+    posts = []
+    page.on("request", lambda request: request.method == "POST" and request.url.endswith("/graphql") and posts.append(request))
+    _sign_in(page, server)
+
+    page.get_by_role("button", name="Explore the API").click()
+
+    # The token came in the fragment and left the address at once
+    page.wait_for_url(server.url("/graphql"))
+    editor = page.locator(".graphiql-query-editor .CodeMirror")
+    editor.wait_for()
+    assert "token" not in page.url and page.evaluate("window.location.hash") == ""
+    example = page.evaluate("document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue()")
+    assert "customers(first: 5)" in example and "referrals(first: 3)" in example
+
+    # and the example runs as the signed-in admin, with a token no log has seen
+    editor.click()
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(".graphiql-response")).to_contain_text('"totalCount": 0')
+    sent = [post.headers.get("authorization", "") for post in posts if "customers(first: 5)" in (post.post_data or "")]
+    assert sent and sent[-1].startswith("Bearer kehu_")
+    assert sent[-1].removeprefix("Bearer ") not in server.log_path.read_text()
+    assert other_hosts == [] and violations == []

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
 from models import db
 from models.audit import AuditEvent
-from tests.conftest import bearer_for
+from models.customers import Customer, create_customer, delete_customer
+from models.graph import LinkKind, link_customers
+from models.interactions import log_interaction
+from models.orders import record_order
+from models.scope import Scope
+from models.staff import create_role, create_team, create_user
+from models.tokens import create_api_token
+from schema.ids import to_global_id
+from tests.conftest import PASSWORD, ask, bearer_for, staff
+
+SYSTEM = Scope.of_system()
 
 
 @pytest.fixture
@@ -103,3 +114,74 @@ async def test_the_database_refuses_to_change_or_delete_events(gql, started, sta
         await db.connection().execute_script(statement)
     assert [e.action for e in await _since(started)] == ["customer.create"]
     assert await AuditEvent.all().count() == 2  # the admin's token, then the customer
+
+
+SCOPED = """query($f: AuditEventFilterInput) { auditEvents(filter: $f, first: 100) {
+  totalCount edges { node { id action entityType entityId changes } } } }"""
+
+
+@pytest.fixture
+async def two_teams(clean_db) -> dict:
+    """East and West, each with a customer worked on (interaction, paid order), a member with a
+    token, and a link between the two customers."""
+    east, west = (await create_team(SYSTEM, "East"))["id"], (await create_team(SYSTEM, "West"))["id"]
+    people = {}
+    for name, team, summary, amount in (("东", east, "东边的小事", "11.00"), ("西", west, "西边的秘密", "777.00")):
+        customer = (await create_customer(SYSTEM, {"name": f"{name}客户", "notes": f"{name}的备注"}))["id"]
+        await Customer.filter(id=customer).update(team_id=team)
+        await log_interaction(SYSTEM, customer, {"kind": "call", "direction": "inbound", "summary": summary})
+        await record_order(SYSTEM, customer, {"amount": Decimal(amount), "currency": "CNY", "status": "paid"})
+        member = await create_user(SYSTEM, f"{name.encode().hex()}@example.com", f"{name}同事", PASSWORD, team)
+        await create_api_token(SYSTEM, member["id"], f"{name} shop")
+        people[name] = {"team": team, "customer": customer, "member": member["id"]}
+    await link_customers(SYSTEM, people["东"]["customer"], people["西"]["customer"], LinkKind.FRIEND, None)
+    await create_role(SYSTEM, "Helpdesk", ["customer.read"], "TEAM")
+    return people
+
+
+async def test_a_team_auditor_reads_only_what_its_scope_reaches(two_teams, as_user):
+    auditor = as_user(await staff("auditor@example.com", ["audit.read", "customer.read"], "TEAM", two_teams["东"]["team"]))
+
+    log = (await ask(auditor, SCOPED))["data"]["auditEvents"]
+
+    seen = {(e["node"]["action"], e["node"]["entityType"]) for e in log["edges"]}
+    assert seen == {
+        ("customer.create", "customer"), ("interaction.create", "interaction"), ("order.create", "order"),
+        ("team.create", "team"), ("user.create", "user"), ("api_token.create", "api_token"), ("role.create", "role"),
+    }
+    assert log["totalCount"] == len(log["edges"])
+    text = json.dumps(log, ensure_ascii=False)
+    for west in ("西客户", "西的备注", "西边的秘密", "777", "West", "西同事", "西 shop"):
+        assert west not in text  # West's customer, its timeline, its orders, its staff, its team, its tokens
+    assert "东边的小事" in text and "东的备注" in text
+
+
+async def test_an_event_out_of_scope_is_absent_by_id_and_by_filter(two_teams, as_user):
+    auditor = as_user(await staff("auditor@example.com", ["audit.read", "customer.read"], "TEAM", two_teams["东"]["team"]))
+    west = to_global_id("Customer", two_teams["西"]["customer"])
+    hidden = await AuditEvent.filter(customer_id=two_teams["西"]["customer"], entity_type="customer").first()
+
+    by_filter = (await ask(auditor, SCOPED, {"f": {"entityId": west}}))["data"]["auditEvents"]
+    by_id = await ask(auditor, "query($id: ID!) { node(id: $id) { id } }", {"id": to_global_id("AuditEvent", hidden.id)})
+
+    assert by_filter == {"totalCount": 0, "edges": []}
+    assert by_id["data"] == {"node": None}
+
+
+async def test_customer_events_need_customer_read_and_deleted_customers_keep_their_history(two_teams, as_user):
+    east = two_teams["东"]
+    blind = as_user(await staff("blind@example.com", ["audit.read"], "TEAM", east["team"]))
+    assert {e["node"]["entityType"] for e in (await ask(blind, SCOPED))["data"]["auditEvents"]["edges"]} == {
+        "team", "user", "api_token", "role",
+    }
+    await delete_customer(SYSTEM, east["customer"])
+    auditor = as_user(await staff("auditor@example.com", ["audit.read", "customer.read"], "TEAM", east["team"]))
+    history = (await ask(auditor, SCOPED, {"f": {"entityId": to_global_id("Customer", east["customer"])}}))["data"]
+    assert [e["node"]["action"] for e in history["auditEvents"]["edges"]] == ["customer.delete", "customer.create"]
+
+
+async def test_an_auditor_with_all_scope_reads_everything(two_teams, as_user):
+    auditor = as_user(await staff("auditor@example.com", ["audit.read", "customer.read"], "ALL"))
+    log = (await ask(auditor, SCOPED))["data"]["auditEvents"]
+    assert log["totalCount"] == await AuditEvent.all().count()
+    assert "西边的秘密" in json.dumps(log, ensure_ascii=False)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from models.customers import Customer
+from models.customers import Customer, create_customer
 from models.graph import CustomerLink
+from models.scope import Scope
+from models.staff import create_team
+from schema.ids import to_global_id
+from tests.conftest import ask, staff
+
+SYSTEM = Scope.of_system()
 
 CREATE = """
 mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } errors { code } } }
@@ -268,3 +274,21 @@ async def test_referrals_page_through_with_cursors(gql):
             break
         after = page["pageInfo"]["endCursor"]
     assert seen == ["r4", "r3", "r2", "r1", "r0"]
+
+
+async def test_a_referrer_out_of_scope_is_neither_cleared_nor_replaced(clean_db, as_user):
+    # Given West's customer who referred East's 张伟, and East's salesperson who sees only 张伟 and 李娜
+    east, west = (await create_team(SYSTEM, "East"))["id"], (await create_team(SYSTEM, "West"))["id"]
+    referrer = await create_customer(SYSTEM, {"name": "West's ambassador"})
+    referred = await create_customer(SYSTEM, {"name": "张伟"}, referrer["id"])
+    other = await create_customer(SYSTEM, {"name": "李娜"})
+    await Customer.filter(id=referrer["id"]).update(team_id=west)
+    await Customer.filter(id__in=[referred["id"], other["id"]]).update(team_id=east)
+    sales = as_user(await staff("sales@example.com", ["customer.read", "customer.update"], "TEAM", east))
+
+    cleared = await ask(sales, SET_REFERRER, {"c": to_global_id("Customer", referred["id"]), "r": None})
+    replaced = await ask(sales, SET_REFERRER, {"c": to_global_id("Customer", referred["id"]), "r": to_global_id("Customer", other["id"])})
+
+    for answer in (cleared, replaced):
+        assert [e["code"] for e in answer["data"]["setReferrer"]["errors"]] == ["FORBIDDEN"]
+    assert (await Customer.get(id=referred["id"])).referrer_id == referrer["id"]  # the credit stays West's

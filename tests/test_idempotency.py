@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
-from models.access import User, viewer_of
-from models.customers import Customer, create_customer
+from models.access import Role, User, viewer_of
+from models.customers import Customer, create_customer, update_customer
 from models.errors import DomainError, ErrorCode
 from models.idempotency import IdempotencyKey, once, sweep
 from models.interactions import Interaction, log_interaction
+from models.orders import record_order
 from models.scope import Scope
+from models.staff import create_team, create_user, update_role, update_user
+from schema.ids import to_global_id
+from tests.conftest import PASSWORD, ask, staff
+
+SYSTEM = Scope.of_system()
 
 
 @pytest.fixture
@@ -123,3 +130,84 @@ async def test_a_write_whose_answer_is_a_secret_takes_no_key(gql):
     body = await gql('mutation { createApiToken(input: {name: "x", userId: "VXNlcjox", idempotencyKey: "t"}) { token } }')
     assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert await IdempotencyKey.all().count() == 0
+
+
+REPLAYED = """mutation($input: CreateCustomerInput!) { createCustomer(input: $input) {
+  customer { id name tags interactions(first: 5) { edges { node { summary } } } orders(first: 5) { edges { node { amount } } }
+             orderCount lifetimeValue { amount } }
+  errors { code message } } }"""
+SALES = ["customer.read", "customer.create", "customer.update", "interaction.create", "order.create"]
+
+
+async def test_a_replay_does_not_reopen_a_customer_the_caller_can_no_longer_see(clean_db, as_user):
+    # Given a salesperson of East who created a customer with a key, then moved to West
+    east, west = (await create_team(SYSTEM, "East"))["id"], (await create_team(SYSTEM, "West"))["id"]
+    sales = as_user(await staff("sales@example.com", SALES, "TEAM", east))
+    made = await ask(sales, REPLAYED, {"input": {"name": "张伟", "idempotencyKey": "new-customer-1"}})
+    customer_id = made["data"]["createCustomer"]["customer"]["id"]
+    pk = (await Customer.get()).id
+    user = await User.get(email="sales@example.com")
+    await update_user(SYSTEM, user.id, {"team_id": west})
+    # and East went on working the customer
+    await log_interaction(SYSTEM, pk, {"kind": "call", "direction": "inbound", "summary": "wants the premium plan"})
+    await record_order(SYSTEM, pk, {"amount": Decimal("999.00"), "currency": "CNY", "status": "paid"})
+    await update_customer(SYSTEM, pk, {"tags": ["whale"]})
+
+    # When the old request is sent again
+    replay = await ask(sales, REPLAYED, {"input": {"name": "张伟", "idempotencyKey": "new-customer-1"}})
+
+    # Then it answers as a read would now: the customer is absent, nothing of it leaks, nothing is written
+    assert replay["data"]["createCustomer"] == {"customer": None, "errors": []}
+    assert (await ask(sales, "query($id: ID!) { customer(id: $id) { id } }", {"id": customer_id}))["data"] == {"customer": None}
+    for secret in ("premium", "999", "whale"):
+        assert secret not in str(replay)
+    assert await Customer.all().count() == 1
+
+
+async def test_a_replay_asks_for_the_permission_again(clean_db, as_user):
+    sales = as_user(await staff("sales@example.com", SALES, "ALL"))
+    entry = {"input": {"name": "李娜", "idempotencyKey": "k"}}
+    assert (await ask(sales, REPLAYED, entry))["data"]["createCustomer"]["errors"] == []
+    role = await Role.get(name="role of sales@example.com")
+    await update_role(SYSTEM, role.id, {"permissions": []})
+
+    replay = await ask(sales, REPLAYED, entry)
+
+    assert replay["data"]["createCustomer"]["customer"] is None
+    assert [e["code"] for e in replay["data"]["createCustomer"]["errors"]] == ["FORBIDDEN"]
+    assert await Customer.all().count() == 1
+
+
+async def test_a_replay_answers_the_objects_as_they_are_now(gql):
+    entry = {"input": {"name": "王芳", "idempotencyKey": "k"}}
+    first = (await gql.data(REPLAYED, entry))["createCustomer"]["customer"]
+    await update_customer(SYSTEM, (await Customer.get()).id, {"name": "王芳芳"})
+    again = (await gql.data(REPLAYED, entry))["createCustomer"]["customer"]
+    assert again["id"] == first["id"] and again["name"] == "王芳芳"
+    assert await Customer.all().count() == 1
+
+
+async def test_a_key_past_its_retention_is_absent_whether_swept_or_not(gql):
+    entry = {"input": {"name": "赵敏", "idempotencyKey": "old"}}
+    await gql.data(REPLAYED, entry)
+    await IdempotencyKey.filter(key="old").update(created_at=datetime.now(UTC) - timedelta(hours=49))
+
+    other = await gql.data(REPLAYED, {"input": {"name": "周杰", "idempotencyKey": "old"}})  # not REUSED: the key is gone
+
+    assert other["createCustomer"]["errors"] == [] and other["createCustomer"]["customer"]["name"] == "周杰"
+    assert await Customer.all().count() == 2
+    kept = await IdempotencyKey.get(key="old")
+    assert kept.created_at > datetime.now(UTC) - timedelta(minutes=1) and kept.operation == "createCustomer"
+
+
+async def test_the_fingerprint_names_the_mutation_not_its_payload_type(gql):
+    target = await create_user(SYSTEM, "li@example.com", "Li", PASSWORD)
+    user_id = to_global_id("User", target["id"])
+    deactivate = "mutation($id: ID!) { deactivateUser(input: {id: $id, idempotencyKey: \"k\"}) { user { isActive } errors { code } } }"
+    reactivate = "mutation($id: ID!) { reactivateUser(input: {id: $id, idempotencyKey: \"k\"}) { user { isActive } errors { code } } }"
+    assert (await gql.data(deactivate, {"id": user_id}))["deactivateUser"] == {"user": {"isActive": False}, "errors": []}
+
+    reused = await gql.data(reactivate, {"id": user_id})
+
+    assert reused["reactivateUser"] == {"user": None, "errors": [{"code": "IDEMPOTENCY_KEY_REUSED"}]}
+    assert not (await User.get(id=target["id"])).is_active

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
+from models.access import User
 from models.customers import Customer
 from models.scope import Scope
-from models.staff import create_role, create_team, create_user
-from models.tokens import create_api_token, revoke_api_token
-from server.app import create_app
-from tests.conftest import bearer_for
+from models.staff import create_team
+from models.tokens import revoke_api_token
+from schema.ids import to_global_id
+from tests.conftest import PASSWORD, ask, bearer_for, staff
 
-PASSWORD = "correct horse battery staple"
 CREATE = """
 mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } errors { code message } } }
 """
@@ -23,39 +22,6 @@ query($id: ID!) {
   node(id: $id) { id }
 }
 """
-
-
-@pytest.fixture
-async def as_user(settings):
-    """``as_user(headers)``: an HTTP client of the app acting with those headers."""
-    clients: list[httpx.AsyncClient] = []
-
-    def make(headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-        http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(settings)), base_url="http://kehu.test", headers=headers or {}
-        )
-        clients.append(http)
-        return http
-
-    yield make
-    for http in clients:
-        await http.aclose()
-
-
-async def ask(http: httpx.AsyncClient, query: str, variables: dict | None = None) -> dict:
-    return (await http.post("/graphql", json={"query": query, "variables": variables or {}})).json()
-
-
-async def staff(email: str, permissions: list[str], scope: str, team_id: int | None = None) -> dict[str, str]:
-    role = await create_role(Scope.of_system(), f"role of {email}", permissions, scope)
-    user = await create_user(Scope.of_system(), email, email.split("@")[0], PASSWORD, team_id, [role["id"]])
-    return await bearer_for_user(user["id"])
-
-
-async def bearer_for_user(user_id: int) -> dict[str, str]:
-
-    _, secret = await create_api_token(Scope.of_system(), user_id, "tests")
-    return {"authorization": f"Bearer {secret}"}
 
 
 async def test_an_anonymous_request_can_only_log_in(clean_db, as_user):
@@ -78,8 +44,11 @@ async def test_login_returns_a_token_that_works_and_me_tells_the_rights(clean_db
     assert unknown["data"]["login"]["errors"] == wrong["data"]["login"]["errors"]
 
     token = (await ask(as_user(), login, {"e": "LI@example.com", "p": PASSWORD}))["data"]["login"]["token"]
-    me = await ask(as_user({"authorization": f"Bearer {token}"}), "{ me { email permissions dataScope } }")
-    assert me["data"]["me"] == {"email": "li@example.com", "permissions": ["customer.read"], "dataScope": "TEAM"}
+    me = await ask(as_user({"authorization": f"Bearer {token}"}), "{ me { id email permissions dataScope } }")
+    user = await User.get(email="li@example.com")
+    assert me["data"]["me"] == {
+        "id": to_global_id("User", user.id), "email": "li@example.com", "permissions": ["customer.read"], "dataScope": "TEAM",
+    }
 
 
 async def test_a_bad_or_revoked_token_is_401(clean_db, as_user):

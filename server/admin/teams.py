@@ -14,10 +14,12 @@ __all__ = ["create_team", "list_teams", "update_team"]
 
 
 def _tree(teams: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Teams nested under their parents, each level by name."""
+    """Teams nested under their parents, each level by name; a team whose parent is out of the
+    caller's reach stands at the top of what it sees."""
+    shown = {team["id"] for team in teams}
     children: dict[int | None, list[dict[str, Any]]] = {}
     for team in teams:
-        children.setdefault(team["parent_id"], []).append(team)
+        children.setdefault(team["parent_id"] if team["parent_id"] in shown else None, []).append(team)
 
     def below(parent: int | None, depth: int) -> list[dict[str, Any]]:
         return [{**team, "depth": depth, "children": below(team["id"], depth + 1)} for team in children.get(parent, [])]
@@ -27,7 +29,9 @@ def _tree(teams: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def _page(admin: Admin, status: int = 200, errors: list[FieldError] | None = None) -> Response:
     teams = await staff.all_teams(admin.scope)
-    return render(admin.request, "teams.html", {"tree": _tree(teams), "teams": teams, "errors": errors or []}, status, admin)
+    return render(admin.request, "teams.html", {
+        "tree": _tree(teams), "teams": teams, "shown": {team["id"] for team in teams}, "errors": errors or [],
+    }, status, admin)
 
 
 @page
