@@ -189,7 +189,7 @@ async def _refuse_duplicates(scope: Scope, values: dict[str, Any], exclude_id: i
             )
         # Without the customer's id, in the same words whether they are visible or not, and
         # counted against the caller: uniqueness cannot help telling that the value is taken.
-        raise Telling.single(field, f"another customer already has this {field}.", ErrorCode.DUPLICATE)
+        raise Telling("duplicate", field, f"another customer already has this {field}.", ErrorCode.DUPLICATE)
 
 
 async def _set_tags(customer_id: int, tags: list[str], connection) -> None:
@@ -214,7 +214,7 @@ async def _save(scope: Scope, values: dict[str, Any], customer_id: int | None) -
     """Insert or update in one transaction; a concurrent duplicate still ends as DUPLICATE."""
     tags = values.pop("tags", None)
     if any(values.get(field) is not None for field in _PERSONAL_KEYS):
-        await refusals.guard(scope)
+        await refusals.guard(scope, personal=True)
     try:
         async with in_transaction() as connection:
             await _refuse_duplicates(scope, values, customer_id)
@@ -258,7 +258,7 @@ async def _visible_or_not_found(scope: Scope, customer_id: int, field: str = "id
     return row
 
 
-@requires("customer.update")
+@requires("customer.update", "customer.read")
 async def update_customer(scope: Scope, customer_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     """Change a customer's fields. A request (a batch is one) may set each one's phone and email once:
     many tries at once would find, by the one refused as DUPLICATE, a number that masking hides."""
@@ -274,7 +274,7 @@ async def update_customer(scope: Scope, customer_id: int, changes: dict[str, Any
     return (await customers_by_ids(scope, [customer_id]))[customer_id]
 
 
-@requires("customer.delete")
+@requires("customer.delete", "customer.read")
 async def delete_customer(scope: Scope, customer_id: int) -> dict[str, Any]:
     """Soft delete: the row stays for the record; the customer leaves every list and graph."""
     async with in_transaction() as connection:

@@ -116,27 +116,25 @@ async def set_referrer(scope: Scope, customer_id: int, referrer_id: int | None) 
         raise DomainError.single("referrerId", "no such customer.", ErrorCode.NOT_FOUND)
     if referrer_id == customer_id:
         raise DomainError.single("referrerId", "a customer cannot refer themselves.", ErrorCode.CYCLE)
-    current = visible[customer_id]["referrer_id"]
-    if current is not None and current != referrer_id and not await _within_scope(scope, current):
-        raise DomainError.single(
-            "referrerId", "this customer's referrer is outside your data scope; only someone who sees them may change it.",
-            ErrorCode.FORBIDDEN,
-        )
-    if referrer_id is not None:
-        await refusals.guard(scope)
-    await refusals.tallied(scope, _refer(scope, customer_id, current, referrer_id))
+    await refusals.guard(scope)
+    await refusals.tallied(scope, _refer(scope, customer_id, visible[customer_id]["referrer_id"], referrer_id))
     return (await customers_by_ids(scope, [customer_id]))[customer_id]
 
 
 async def _refer(scope: Scope, customer_id: int, current: int | None, referrer_id: int | None) -> None:
+    # Both refusals below tell of customers the caller may not see (that a hidden referrer is
+    # there; that the chain runs through hidden ones): counted, and worded the same for all.
     async with in_transaction() as connection:
         await _lock_referrals(connection)
+        if current is not None and current != referrer_id and not await _within_scope(scope, current):
+            raise Telling(
+                "hidden_referrer", "referrerId",
+                "this customer's referrer is outside your data scope; only someone who sees them may change it.",
+                ErrorCode.FORBIDDEN,
+            )
         if referrer_id is not None and await _is_downstream(connection, customer_id, referrer_id):
-            # The same words whoever stands in the chain, and counted: the chain may run through
-            # customers the caller cannot see.
-            raise Telling.single(
-                "referrerId",
-                "the referrer was referred, directly or down the chain, by this customer.",
+            raise Telling(
+                "cycle", "referrerId", "the referrer was referred, directly or down the chain, by this customer.",
                 ErrorCode.CYCLE,
             )
         if current != referrer_id:

@@ -1,4 +1,10 @@
-"""Permission codes and data scopes: the one list that the API, the admin and roles use."""
+"""Permission codes and data scopes: the one list that the API, the admin and roles use.
+
+What a permission reaches is bounded by the holder's data scope. Customers: OWN reaches the
+ones the holder owns, TEAM its team's, TEAM_AND_SUBTEAMS its team's and those of the teams below,
+ALL every one. Staff, tokens and teams (the "team set"): TEAM reaches its own team,
+TEAM_AND_SUBTEAMS that team and those below, ALL every one, OWN only the holder itself.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +13,22 @@ from enum import Enum
 __all__ = ["PERMISSIONS", "DataScope"]
 
 PERMISSIONS: dict[str, str] = {
-    "customer.read": "See customers, their graph, interactions and orders",
-    "customer.create": "Create customers",
-    "customer.update": "Change customers, referrers and links",
-    "customer.delete": "Delete customers",
-    "customer.pii": "See phone numbers, emails and birthdays unmasked",
+    "customer.read": "See the customers of your data scope: their graph, interactions, orders, links and tags",
+    "customer.create": "Create customers, owned by you in your team",
+    "customer.update": "Change customers of your data scope, their referrers and links",
+    "customer.delete": "Delete customers of your data scope",
+    "customer.pii": "See phone numbers, emails and birthdays unmasked, and search by them",
     "customer.export": "Export customer data",
-    "interaction.create": "Log interactions",
-    "order.create": "Record orders",
+    "interaction.create": "Log interactions with customers of your data scope",
+    "order.create": "Record orders of customers of your data scope",
     "complaint.read": "See complaints",
     "complaint.create": "File complaints",
     "complaint.handle": "Work complaints through their states",
     "complaint.assign": "Assign complaints to staff",
-    "user.manage": "Create, change and deactivate staff accounts",
-    "role.manage": "Create and change roles and teams",
-    "token.manage": "Create and revoke API tokens",
-    "audit.read": "Read the audit log",
+    "user.manage": "Create, change and deactivate the staff accounts of your team set, with roles within your rights",
+    "role.manage": "Create and change roles within your rights, and the teams of your team set",
+    "token.manage": "Create, list and revoke API tokens of staff in your team set whose rights are within yours",
+    "audit.read": "Read the audit log: events about customers of your data scope, and staff, tokens and teams of your team set",
 }
 
 

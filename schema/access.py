@@ -17,7 +17,15 @@ from schema.mutations import payload
 
 __all__ = ["AccessMutations", "AccessQueries"]
 
-strawberry.enum(DataScope, name="DataScope", description="Which customers a role sees.")
+strawberry.enum(
+    DataScope,
+    name="DataScope",
+    description=(
+        "Which customers a role sees, and what its managers reach: OWN, the customers you own and only yourself; "
+        "TEAM, your team's customers, staff, tokens and team; TEAM_AND_SUBTEAMS, those of your team and the teams "
+        "below it; ALL, everything. Several roles: the widest wins."
+    ),
+)
 
 
 @strawberry.type(description="The signed-in staff member and what they may do.")

@@ -15,9 +15,9 @@ from schema.context import Info
 from schema.errors import or_bad_input
 from schema.ids import from_global_id, to_global_id
 from schema.relay import PAGE_ARGS_DOC, Connection, Node, connection, page_args
-from schema.staff import User, node_pk
+from schema.staff import node_pk
 
-__all__ = ["AuditEvent", "AuditQueries"]
+__all__ = ["AuditActor", "AuditEvent", "AuditQueries"]
 
 # The GraphQL type of each audited entity, for global IDs both ways.
 _NODE_OF = {
@@ -25,6 +25,18 @@ _NODE_OF = {
     "user": "User", "role": "Role", "team": "Team", "api_token": "ApiToken",
 }
 _ENTITY_OF = {node: entity for entity, node in _NODE_OF.items()}
+
+
+@strawberry.type(
+    description=(
+        "Who acted in an audit event, named for the reader: their User ID, email and name. The account "
+        "itself (its team, roles, sign-ins) is for those whose reach includes it, through `node(id:)`."
+    )
+)
+class AuditActor:
+    id: strawberry.ID = strawberry.field(description="The acting user's global ID.")
+    email: str = strawberry.field(description="Their sign-in email.")
+    display_name: str = strawberry.field(description="Their name as colleagues see it.")
 
 
 @strawberry.type(description="One change, as the audit log keeps it: who, what, when, from where.")
@@ -55,11 +67,13 @@ class AuditEvent(Node):
         )
 
     @strawberry.field(description="Who acted; null for kehu itself (the command line, the demo loader).")
-    async def actor(self, info: Info) -> User | None:
+    async def actor(self, info: Info) -> AuditActor | None:
         if self.actor_pk is None:
             return None
         row = await info.context.loaders.audit_actor.load(self.actor_pk)
-        return User.from_row(row) if row else None
+        if row is None:
+            return None
+        return AuditActor(id=to_global_id("User", row["id"]), email=row["email"], display_name=row["display_name"])
 
 
 @strawberry.input(description="Conditions on the audit log; all given must hold.")
@@ -86,7 +100,7 @@ class AuditEventFilterInput:
 
 @strawberry.type
 class AuditQueries:
-    @strawberry.field(description="The audit log, newest first. Needs audit.read.")
+    @strawberry.field(description="The audit log, newest first: events about customers in your data scope (deleted ones too; those events need customer.read), about staff, tokens, sessions and teams of your team set, and about roles. Needs audit.read.")
     async def audit_events(
         self,
         info: Info,

@@ -357,8 +357,12 @@ class CreateCustomerInput(Idempotent):
 class UpdateCustomerInput(Idempotent):
     id: strawberry.ID = strawberry.field(description="The customer's global ID.")
     name: str | None = strawberry.field(default=strawberry.UNSET, description="Full name or company name.")
-    phone: str | None = strawberry.field(default=strawberry.UNSET, description="A Chinese mobile or E.164 number.")
-    email: str | None = strawberry.field(default=strawberry.UNSET, description="An email address.")
+    phone: str | None = strawberry.field(
+        default=strawberry.UNSET, description="A Chinese mobile or E.164 number; a request sets it once (RATE_LIMITED after)."
+    )
+    email: str | None = strawberry.field(
+        default=strawberry.UNSET, description="An email address; a request sets it once (RATE_LIMITED after)."
+    )
     birthday: date | None = strawberry.field(default=strawberry.UNSET, description="Date of birth.")
     gender: Gender | None = strawberry.field(default=strawberry.UNSET, description="Gender.")
     company: str | None = strawberry.field(default=strawberry.UNSET, description="Company.")
@@ -393,7 +397,12 @@ class DeleteCustomerPayload:
 
 @strawberry.type
 class CustomerMutations:
-    @strawberry.mutation(description="Create a customer; refused as DUPLICATE when a live customer has the phone or email.")
+    @strawberry.mutation(
+        description=(
+            "Create a customer; refused as DUPLICATE when a live customer has the phone or email. Such refusals "
+            "count against you: after a few in a minute, writes of a phone or email are RATE_LIMITED for a while."
+        )
+    )
     async def create_customer(
         self, info: Info, input: Annotated[CreateCustomerInput, strawberry.argument(description="The new customer.")]
     ) -> CreateCustomerPayload:

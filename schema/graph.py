@@ -144,7 +144,12 @@ class UnlinkCustomersPayload:
 
 @strawberry.type
 class GraphMutations:
-    @strawberry.mutation(description="Set or clear a customer's referrer; a loop (A refers B refers A) is refused as CYCLE.")
+    @strawberry.mutation(
+        description=(
+            "Set or clear a customer's referrer; a loop (A refers B refers A) is refused as CYCLE, counted like DUPLICATE. "
+            "A referrer outside your scope is not yours to clear or replace (FORBIDDEN)."
+        )
+    )
     async def set_referrer(
         self, info: Info, input: Annotated[SetReferrerInput, strawberry.argument(description="Who referred whom.")]
     ) -> SetReferrerPayload:

@@ -36,8 +36,9 @@ class Idempotent:
         default=None,
         description=(
             "A key of the client's choosing, at most 100 characters, new for each write. A retry with the same key "
-            "returns the first result and writes nothing; the same key with other input is IDEMPOTENCY_KEY_REUSED. "
-            "Keys are kept 48 hours."
+            "returns the first result and writes nothing: the same objects as they are now, as you may see them now "
+            "(null where no longer visible), after the same permission check. The same key with other input or "
+            "another mutation is IDEMPOTENCY_KEY_REUSED. Keys are kept 48 hours; an older one is a new key."
         ),
     )
 

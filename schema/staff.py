@@ -62,7 +62,7 @@ class Role(Node):
     name: str = strawberry.field(description="The role's name, unique.")
     description: str = strawberry.field(description="What the role is for.")
     permissions: list[str] = strawberry.field(description="Permission codes the role grants, sorted.")
-    data_scope: DataScope = strawberry.field(description="Which customers holders of the role see.")
+    data_scope: DataScope = strawberry.field(description="Which customers holders of the role see, and which staff, tokens and teams its managers reach.")
     created_at: datetime = strawberry.field(description="When the role was made.")
 
     @classmethod
@@ -132,7 +132,7 @@ class UserFilterInput:
 
 @strawberry.type
 class StaffQueries:
-    @strawberry.field(description="Staff accounts by email. Needs user.manage.")
+    @strawberry.field(description="Staff accounts by email, those of your team set and your own. Needs user.manage.")
     async def users(
         self,
         info: Info,
@@ -164,7 +164,7 @@ class StaffQueries:
         page = await or_bad_input(staff.list_roles(scope, args))
         return connection(page, Role.from_row, lambda: staff.count_roles(scope))
 
-    @strawberry.field(description="Teams by name. Needs role.manage or user.manage.")
+    @strawberry.field(description="The teams of your team set, by name. Needs role.manage or user.manage.")
     async def teams(
         self,
         info: Info,
@@ -289,7 +289,7 @@ def _user_result(row: dict[str, Any]) -> dict[str, Any]:
 
 @strawberry.type
 class StaffMutations:
-    @strawberry.mutation(description="Create a staff account. Needs user.manage.")
+    @strawberry.mutation(description="Create a staff account in a team of your team set (without a team: ALL scope only), with roles within your own rights. Needs user.manage.")
     async def create_user(
         self, info: Info, input: Annotated[CreateUserInput, strawberry.argument(description="The new account.")]
     ) -> UserPayload:
@@ -302,7 +302,7 @@ class StaffMutations:
 
         return await payload(UserPayload, run, info, input, staff.create_user)
 
-    @strawberry.mutation(description="Change a staff account's email, name, team or roles. Needs user.manage.")
+    @strawberry.mutation(description="Change the email, name, team or roles of an account in your team set; it moves only to a team of your set, and you move yourself only with ALL scope. Needs user.manage.")
     async def update_user(
         self, info: Info, input: Annotated[UpdateUserInput, strawberry.argument(description="The changes.")]
     ) -> UserPayload:
@@ -316,7 +316,7 @@ class StaffMutations:
 
         return await payload(UserPayload, run, info, input, staff.update_user)
 
-    @strawberry.mutation(description="Close an account: sign-in, sessions and tokens stop at once. Needs user.manage.")
+    @strawberry.mutation(description="Close an account of your team set: sign-in, sessions and tokens stop at once. Needs user.manage.")
     async def deactivate_user(
         self, info: Info, input: Annotated[UserIdInput, strawberry.argument(description="The account.")]
     ) -> UserPayload:
@@ -325,7 +325,7 @@ class StaffMutations:
 
         return await payload(UserPayload, run, info, input, staff.deactivate_user)
 
-    @strawberry.mutation(description="Open a deactivated account again. Needs user.manage.")
+    @strawberry.mutation(description="Open a deactivated account of your team set again. Needs user.manage.")
     async def reactivate_user(
         self, info: Info, input: Annotated[UserIdInput, strawberry.argument(description="The account.")]
     ) -> UserPayload:
@@ -334,7 +334,7 @@ class StaffMutations:
 
         return await payload(UserPayload, run, info, input, staff.reactivate_user)
 
-    @strawberry.mutation(description="Set a new password; the user's sessions and sign-in tokens end. Needs user.manage.")
+    @strawberry.mutation(description="Set a new password for an account of your team set; its sessions and sign-in tokens end. Needs user.manage.")
     async def reset_password(
         self, info: Info, input: Annotated[ResetPasswordInput, strawberry.argument(description="The account and password.")]
     ) -> UserPayload:
@@ -356,7 +356,7 @@ class StaffMutations:
 
         return await payload(RolePayload, run, info, input, staff.create_role)
 
-    @strawberry.mutation(description="Change a role; its holders' next request obeys it. Needs role.manage.")
+    @strawberry.mutation(description="Change a role within your rights, held by nobody outside your team set (any role with ALL scope); its holders' next request obeys it. Needs role.manage.")
     async def update_role(
         self, info: Info, input: Annotated[UpdateRoleInput, strawberry.argument(description="The changes.")]
     ) -> RolePayload:
@@ -376,7 +376,7 @@ class StaffMutations:
 
         return await payload(DeleteRolePayload, run, info, input, staff.delete_role)
 
-    @strawberry.mutation(description="Create a team. Needs role.manage.")
+    @strawberry.mutation(description="Create a team below one of your team set (at the top: ALL scope only). Needs role.manage.")
     async def create_team(
         self, info: Info, input: Annotated[CreateTeamInput, strawberry.argument(description="The new team.")]
     ) -> TeamPayload:
@@ -386,7 +386,7 @@ class StaffMutations:
 
         return await payload(TeamPayload, run, info, input, staff.create_team)
 
-    @strawberry.mutation(description="Rename or move a team (never below itself: CYCLE). Needs role.manage.")
+    @strawberry.mutation(description="Rename or move a team of your team set, only to below another of it (never below itself: CYCLE). Needs role.manage.")
     async def update_team(
         self, info: Info, input: Annotated[UpdateTeamInput, strawberry.argument(description="The changes.")]
     ) -> TeamPayload:

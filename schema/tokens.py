@@ -46,7 +46,7 @@ class ApiToken(Node):
 
 @strawberry.type
 class TokenQueries:
-    @strawberry.field(description="API tokens, newest first. Needs token.manage.")
+    @strawberry.field(description="API tokens, newest first: your own, and with token.manage those of staff in your team set whose rights are within yours.")
     async def api_tokens(
         self,
         info: Info,
@@ -99,7 +99,7 @@ class LogoutPayload:
 
 @strawberry.type
 class TokenMutations:
-    @strawberry.mutation(description="Make an API token for a user; the payload carries the secret once. Needs token.manage.")
+    @strawberry.mutation(description="Make an API token for a user of your team set whose rights are within yours; the payload carries the secret once. Needs token.manage.")
     async def create_api_token(
         self, info: Info, input: Annotated[CreateApiTokenInput, strawberry.argument(description="The token.")]
     ) -> CreateApiTokenPayload:

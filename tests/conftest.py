@@ -59,10 +59,11 @@ async def _drop_postgres_database(url: str) -> None:
         await connection.close()
 
 
-async def migrate(url: str) -> None:
+async def migrate(url: str, target: str | None = None) -> None:
+    """Apply the migrations to ``url`` (up to ``target``, ``models.NNNN_name``, when given)."""
     from tortoise.migrations.api import migrate as run_migrations
 
-    await run_migrations(config=tortoise_config(url))
+    await run_migrations(config=tortoise_config(url), target=target)
     await Tortoise.close_connections()
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from models import db
+from models.access import User
 from models.audit import AuditEvent
 from models.customers import Customer, create_customer, delete_customer
 from models.graph import LinkKind, link_customers
@@ -18,7 +19,7 @@ from models.scope import Scope
 from models.staff import create_role, create_team, create_user
 from models.tokens import create_api_token
 from schema.ids import to_global_id
-from tests.conftest import PASSWORD, ask, bearer_for, staff
+from tests.conftest import PASSWORD, ask, bearer_for, bearer_for_user, staff
 
 SYSTEM = Scope.of_system()
 
@@ -185,3 +186,19 @@ async def test_an_auditor_with_all_scope_reads_everything(two_teams, as_user):
     log = (await ask(auditor, SCOPED))["data"]["auditEvents"]
     assert log["totalCount"] == await AuditEvent.all().count()
     assert "西边的秘密" in json.dumps(log, ensure_ascii=False)
+
+
+async def test_the_actor_is_named_not_shown(two_teams, as_user):
+    # Given an event by West's member (signing out), which an auditor of every team may read
+    west = await User.get(id=two_teams["西"]["member"])
+    await ask(as_user(await bearer_for_user(west.id)), "mutation { logout { revoked } }")
+    auditor = as_user(await staff("all@example.com", ["audit.read"], "ALL"))
+    revoked = '{ auditEvents(filter: {action: "api_token.revoke"}) { edges { node { actor { %s } } } } }'
+
+    named = await ask(auditor, revoked % "id email displayName")
+    shown = await ask(auditor, revoked % "id team { name } roles { name }")
+
+    assert [e["node"]["actor"] for e in named["data"]["auditEvents"]["edges"]] == [
+        {"id": to_global_id("User", west.id), "email": west.email, "displayName": west.display_name}
+    ]
+    assert shown["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"  # the account is node(id:)'s

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from models import refusals
+from models.audit import AuditEvent
 from models.customers import Customer, create_customer
 from models.graph import CustomerLink
 from models.scope import Scope
@@ -292,3 +294,9 @@ async def test_a_referrer_out_of_scope_is_neither_cleared_nor_replaced(clean_db,
     for answer in (cleared, replaced):
         assert [e["code"] for e in answer["data"]["setReferrer"]["errors"]] == ["FORBIDDEN"]
     assert (await Customer.get(id=referred["id"])).referrer_id == referrer["id"]  # the credit stays West's
+    # That there is a hidden referrer is itself telling: counted, like DUPLICATE and CYCLE
+    assert await AuditEvent.filter(action="user.refused_hidden_referrer").count() == 2
+    for _ in range(refusals.LIMIT - 2):
+        await ask(sales, SET_REFERRER, {"c": to_global_id("Customer", referred["id"]), "r": None})
+    over = await ask(sales, SET_REFERRER, {"c": to_global_id("Customer", referred["id"]), "r": None})
+    assert [e["code"] for e in over["data"]["setReferrer"]["errors"]] == ["RATE_LIMITED"]

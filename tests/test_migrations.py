@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +32,7 @@ from tortoise.utils import get_schema_sql
 from models import db
 from models.db import tortoise_config
 from models.orders import paid
-from tests.conftest import _drop_postgres_database, _postgres_database
+from tests.conftest import ROOT, _drop_postgres_database, _postgres_database
 
 IGNORED_TABLES = {"tortoise_migrations"}
 # The hand-written partial indexes: name -> (table, key columns on PostgreSQL, on SQLite, unique,
@@ -408,3 +410,94 @@ async def test_paid_revenue_is_read_from_the_paid_orders_index_on_postgres(datab
             f" WHERE customer_id IN (1, 2) AND {paid('orders')} GROUP BY customer_id, currency"
         )
     assert "Index Only Scan using orders_paid" in " ".join(row["QUERY PLAN"] for row in plan)
+
+
+_OLD_ROWS = """
+INSERT INTO staff_user (id, email, display_name, password_hash, is_active, is_superuser, failed_logins, created_at)
+  VALUES (1, 'm@example.com', 'M', '!', {true}, {false}, 0, '2026-11-30 08:00:00+00:00');
+INSERT INTO customer (id, name, source, custom_fields, notes, created_at, updated_at)
+  VALUES (10, 'A', 'other', '{{}}', '', '2026-11-30 08:00:00+00:00', '2026-11-30 08:00:00+00:00'),
+         (11, 'B', 'other', '{{}}', '', '2026-11-30 08:00:00+00:00', '2026-11-30 08:00:00+00:00');
+INSERT INTO interaction (id, customer_id, kind, direction, occurred_at, summary, created_at)
+  VALUES (20, 11, 'call', 'inbound', '2026-11-30 08:00:00+00:00', 'hi', '2026-11-30 08:00:00+00:00');
+INSERT INTO orders (id, customer_id, amount, currency, status, placed_at, created_at)
+  VALUES (30, 10, 5, 'CNY', 'paid', '2026-11-30 08:00:00+00:00', '2026-11-30 08:00:00+00:00');
+INSERT INTO audit_event (id, at, action, entity_type, entity_id, changes) VALUES
+  (1, '2026-11-30 08:00:00+00:00', 'customer.create', 'customer', 10, '{{}}'),
+  (2, '2026-11-30 08:00:00+00:00', 'interaction.create', 'interaction', 20, '{{}}'),
+  (3, '2026-11-30 08:00:00+00:00', 'order.create', 'order', 30, '{{}}'),
+  (4, '2026-11-30 08:00:00+00:00', 'customer_link.create', 'customer_link', 40,
+   '{{"from_customer_id":{{"from":null,"to":10}},"to_customer_id":{{"from":null,"to":11}}}}'),
+  (5, '2026-11-30 08:00:00+00:00', 'customer_link.delete', 'customer_link', 40,
+   '{{"from_customer_id":{{"from":10,"to":null}},"to_customer_id":{{"from":11,"to":null}}}}'),
+  (6, '2026-11-30 08:00:00+00:00', 'role.create', 'role', 7, '{{}}');
+INSERT INTO idempotency_key (id, user_id, key, operation, fingerprint, result, created_at) VALUES
+  (1, 1, 'a', 'CreateCustomerPayload', 'f',
+   '{{"$dict":[["customer",{{"$dict":[["id",10],["name","A"],["created_at",{{"$datetime":"2026-11-30T08:00:00+00:00"}}]]}}]]}}',
+   '2026-11-30 08:00:00+00:00'),
+  (2, 1, 'b', 'DeleteCustomerPayload', 'f', '{{"$dict":[["deleted_id","Q3VzdG9tZXI6MTE="]]}}', '2026-11-30 08:00:00+00:00'),
+  (3, 1, 'c', 'UserPayload', 'f', '{{"$dict":[["user",{{"$dict":[["id",1]]}}]]}}', '2026-11-30 08:00:00+00:00');
+"""
+
+
+def _kehu_migrate(url: str, target: str | None = None) -> None:
+    """Migrate ``url`` in a process of its own: the session's Tortoise state stays as it is."""
+    code = (
+        "import asyncio, sys\n"
+        "from tests.conftest import migrate\n"
+        "asyncio.run(migrate(sys.argv[1], sys.argv[2] or None))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, url, target or ""], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+
+
+async def test_migration_0012_names_the_customers_of_old_events_and_keeps_only_ids_in_old_keys(database, tmp_path):
+    postgres = db.dialect() == "postgres"
+    url = await _postgres_database() if postgres else f"sqlite://{tmp_path / 'upgraded.sqlite3'}"
+    try:
+        _kehu_migrate(url, "models.0011_paid_orders_index")
+        rows = _OLD_ROWS.format(true="true" if postgres else 1, false="false" if postgres else 0)
+        await _run(url, [rows])
+        _kehu_migrate(url)
+        events, keys = await _run(url, [
+            "SELECT id, customer_id, other_customer_id FROM audit_event ORDER BY id",
+            "SELECT key, operation, result FROM idempotency_key ORDER BY key",
+        ])
+        refused = await _run(url, ["UPDATE audit_event SET action = 'x' WHERE id = 1"], expect_error=True)
+    finally:
+        if postgres:
+            await _drop_postgres_database(url)
+    assert [tuple(row) for row in events] == [(1, 10, None), (2, 11, None), (3, 10, None), (4, 10, 11), (5, 10, 11), (6, None, None)]
+    assert [(row[0], row[1], json.loads(row[2])) for row in keys] == [
+        ("a", "createCustomer", {"customer": 10}), ("b", "deleteCustomer", {"deleted_id": "Q3VzdG9tZXI6MTE="}),
+    ]  # "c": a user's payload, shared by three mutations, is forgotten
+    assert "append-only" in refused
+
+
+async def _run(url: str, statements: list[str], expect_error: bool = False):
+    """Each statement's rows, over a connection of its own; with ``expect_error``, the error's text."""
+    results = []
+    try:
+        if url.startswith("sqlite://"):
+            connection = sqlite3.connect(url.removeprefix("sqlite://"))
+            try:
+                for sql in statements:
+                    results.append(connection.executescript(sql).fetchall() if ";" in sql else connection.execute(sql).fetchall())
+                connection.commit()
+            finally:
+                connection.close()
+        else:
+            connection = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1), timeout=5)
+            try:
+                for sql in statements:
+                    results.append([tuple(row) for row in await connection.fetch(sql)] if ";" not in sql else await connection.execute(sql))
+            finally:
+                await connection.close()
+    except (sqlite3.Error, asyncpg.PostgresError) as error:
+        if expect_error:
+            return str(error)
+        raise
+    assert not expect_error, "the statement ran"
+    return results

@@ -136,3 +136,33 @@ async def test_a_loop_through_hidden_customers_is_counted(east, as_user):
     assert codes == [["CYCLE"]] * refusals.LIMIT + [["RATE_LIMITED"]]
     assert await AuditEvent.filter(action="user.refused_cycle").count() == refusals.LIMIT
     assert (await Customer.get(id=a["id"])).referrer_id is None
+
+
+async def test_a_refusal_under_an_idempotency_key_is_counted_once(east, as_user):
+    sales = as_user(east["headers"])
+    keyed = """mutation($phone: String!, $key: String!) { createCustomer(input: {name: "x", phone: $phone, idempotencyKey: $key}) {
+      errors { code } } }"""
+    answer = await ask(sales, keyed, {"phone": REAL, "key": "k-1"})
+    assert [e["code"] for e in answer["data"]["createCustomer"]["errors"]] == ["DUPLICATE"]
+    assert await AuditEvent.filter(action="user.refused_duplicate").count() == 1
+
+
+async def test_without_pii_phones_and_emails_are_set_a_few_an_hour(east, as_user, monkeypatch):
+    # Thirty customers of one's own test thirty numbers a request, each write that is not refused
+    # saying "free": the writes are capped too, where the caller sees numbers only masked.
+    monkeypatch.setattr(refusals, "PERSONAL_PER_HOUR", 3)
+    sales = as_user(east["headers"])
+    scratch = [to_global_id("Customer", (await create_customer(SYSTEM, {"name": f"s{n}"}))["id"]) for n in range(5)]
+    await Customer.filter(name__startswith="s").update(team_id=east["team"])
+    document = "mutation(" + ", ".join(f"$c{n}: ID!" for n in range(5)) + ") {" + " ".join(
+        f'u{n}: updateCustomer(input: {{id: $c{n}, phone: "+86135{n:04d}0009"}}) {{ errors {{ code }} }}' for n in range(5)
+    ) + "}"
+
+    body = await ask(sales, document, {f"c{n}": customer for n, customer in enumerate(scratch)})
+
+    assert [[e["code"] for e in body["data"][f"u{n}"]["errors"]] for n in range(5)] == [[], [], [], ["RATE_LIMITED"], ["RATE_LIMITED"]]
+    assert (await ask(sales, CREATE, {"phone": "+8613600000000"}))["data"]["createCustomer"]["errors"][0]["code"] == "RATE_LIMITED"
+    named = await ask(sales, 'mutation($id: ID!) { updateCustomer(input: {id: $id, name: "still fine"}) { errors { code } } }', {"id": scratch[4]})
+    assert named["data"]["updateCustomer"]["errors"] == []  # other fields are not capped
+    desk = as_user(await staff("desk@example.com", [*SALES, "customer.pii"], "TEAM", east["team"]))
+    assert (await ask(desk, CREATE, {"phone": "+8613600000000"}))["data"]["createCustomer"]["errors"] == []
