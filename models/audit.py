@@ -6,8 +6,10 @@ birthday) are kept masked and secrets (password and token hashes) not at all: th
 read by auditors, who need to see that a phone number changed, not the number. The
 database refuses UPDATE and DELETE on the table (triggers in migration 0004).
 
-An event about customer data names its customer (``customer_id``; a link, both of them), and
-is visible where that customer is, deleted or not. Events about staff, tokens, sessions and
+An event about customer data names its customer (``customer_id``; a link, both ends; a change
+of referrer, the referrer), and is visible where they are, deleted or not. Other customers a
+change mentions (a new customer's referrer, a referrer replaced) are shown by id only to a
+reader who sees them, and as null to others, as that reader sees them everywhere else. Events about staff, tokens, sessions and
 teams are visible where a manager with the reader's scope reaches them; role events to every
 reader (roles belong to no team).
 """
@@ -208,7 +210,31 @@ async def list_audit_events(scope: Scope, filter: AuditFilter, args: PageArgs) -
         f"SELECT {_SELECT} FROM audit_event e WHERE {' AND '.join(conditions)} "
         f"ORDER BY {args.order_by(_KEY, 'e')} LIMIT {args.size + 1}"
     )
-    return Page.from_rows(await fetch(sql, q, AuditEvent), args, _KEY)
+    return Page.from_rows(await _as_seen(scope, await fetch(sql, q, AuditEvent)), args, _KEY)
+
+
+# Fields of ``changes`` that hold the id of a customer.
+_CUSTOMER_REFERENCES = ("referrer_id", "from_customer_id", "to_customer_id", "customer_id")
+
+
+async def _as_seen(scope: Scope, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events with the ids of customers the reader cannot see, in their changes, as null."""
+    if scope.everywhere and scope.can("customer.read"):
+        return rows
+    mentioned = {
+        value for row in rows for field in _CUSTOMER_REFERENCES if field in row["changes"]
+        for value in row["changes"][field].values() if value is not None
+    }
+    seen: set[int] = set()
+    if mentioned and scope.can("customer.read"):
+        q = Query()
+        sql = f"SELECT c.id FROM customer c WHERE c.id IN {q.in_list(sorted(mentioned))} AND {scope.customers(q, 'c', live=False)}"
+        seen = {row["id"] for row in await fetch(sql, q)}
+    for row in rows:
+        for field in _CUSTOMER_REFERENCES:
+            if field in row["changes"]:
+                row["changes"][field] = {end: value if value in seen else None for end, value in row["changes"][field].items()}
+    return rows
 
 
 async def actors(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -235,4 +261,4 @@ async def audit_events_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[st
     rows = await fetch(
         f"SELECT {_SELECT} FROM audit_event e WHERE e.id IN {q.in_list(ids)} AND {_visible(scope, q)}", q, AuditEvent
     )
-    return {row["id"]: row for row in rows}
+    return {row["id"]: row for row in await _as_seen(scope, rows)}

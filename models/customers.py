@@ -188,7 +188,7 @@ async def _refuse_duplicates(scope: Scope, values: dict[str, Any], exclude_id: i
         for field in fields
     ]
     if standing:
-        columns.append(refusals.standing(scope, q, personal=True))
+        columns.append(refusals.standing(scope, q, personal=len(fields)))
     row = (await fetch(f"SELECT {', '.join(columns)}", q))[0]
     if standing:
         refusals.check(scope, row)
@@ -227,7 +227,7 @@ async def _save(scope: Scope, values: dict[str, Any], customer_id: int | None) -
     """Insert or update in one transaction; a concurrent duplicate still ends as DUPLICATE."""
     tags = values.pop("tags", None)
     try:
-        async with in_transaction() as connection:
+        async with refusals.transaction(scope) as connection:
             await _refuse_duplicates(scope, values, customer_id, standing=True)
             if customer_id is None:
                 customer = await Customer.create(using_db=connection, **values)
@@ -245,7 +245,8 @@ async def _save(scope: Scope, values: dict[str, Any], customer_id: int | None) -
             await record(scope, action, "customer", customer_id, before=before, after=after, connection=connection)
     except IntegrityError:
         # The partial unique indexes on live phone and email caught a race the check missed.
-        await _refuse_duplicates(scope, values, customer_id, standing=False)
+        async with refusals.transaction(scope):
+            await _refuse_duplicates(scope, values, customer_id, standing=False)
         raise
     return customer_id
 
@@ -258,7 +259,7 @@ async def create_customer(
     if referrer_id is not None:
         await _visible_or_not_found(scope, referrer_id, "referrerId")
         values.update(referrer_id=referrer_id, referred_at=datetime.now(UTC))
-    customer_id = await refusals.tallied(scope, _save(scope, values, None))
+    customer_id = await _save(scope, values, None)
     return (await customers_by_ids(scope, [customer_id]))[customer_id]
 
 
@@ -281,7 +282,7 @@ async def update_customer(scope: Scope, customer_id: int, changes: dict[str, Any
                 field, f"a customer's {field} may change once a request; send the next change in a request of its own.",
                 ErrorCode.RATE_LIMITED,
             )
-    await refusals.tallied(scope, _save(scope, values, customer_id))
+    await _save(scope, values, customer_id)
     return (await customers_by_ids(scope, [customer_id]))[customer_id]
 
 

@@ -8,10 +8,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tortoise import Tortoise, connections
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
-from tortoise.backends.base.client import TransactionalDBClient
 
 __all__ = [
-    "MODEL_MODULES", "SSL_MODES", "close", "connection", "dialect", "in_a_transaction", "init", "tortoise_config", "unavailable",
+    "MODEL_MODULES", "SSL_MODES", "close", "connection", "dialect", "init", "tortoise_config", "unavailable",
 ]
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -165,11 +164,6 @@ def unavailable(error: BaseException) -> bool:
 
 def connection():
     return connections.get("default")
-
-
-def in_a_transaction() -> bool:
-    """Whether this task is inside ``in_transaction()``: what it writes now may still roll back."""
-    return isinstance(connection(), TransactionalDBClient)
 
 
 def dialect() -> str:

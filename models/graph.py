@@ -116,16 +116,16 @@ async def set_referrer(scope: Scope, customer_id: int, referrer_id: int | None) 
         raise DomainError.single("referrerId", "no such customer.", ErrorCode.NOT_FOUND)
     if referrer_id == customer_id:
         raise DomainError.single("referrerId", "a customer cannot refer themselves.", ErrorCode.CYCLE)
-    await refusals.guard(scope)
-    await refusals.tallied(scope, _refer(scope, customer_id, visible[customer_id]["referrer_id"], referrer_id))
+    await _refer(scope, customer_id, visible[customer_id]["referrer_id"], referrer_id)
     return (await customers_by_ids(scope, [customer_id]))[customer_id]
 
 
 async def _refer(scope: Scope, customer_id: int, current: int | None, referrer_id: int | None) -> None:
     # Both refusals below tell of customers the caller may not see (that a hidden referrer is
     # there; that the chain runs through hidden ones): counted, and worded the same for all.
-    async with in_transaction() as connection:
+    async with refusals.transaction(scope) as connection:
         await _lock_referrals(connection)
+        await refusals.guard(scope)
         if current is not None and current != referrer_id and not await _within_scope(scope, current):
             raise Telling(
                 "hidden_referrer", "referrerId",
@@ -143,9 +143,11 @@ async def _refer(scope: Scope, customer_id: int, current: int | None, referrer_i
                 referred_at=None if referrer_id is None else datetime.now(UTC),
                 updated_at=datetime.now(UTC),
             )
+            # The referrer is named too: a reader who cannot see them is not told one was set or cleared.
             await record(
                 scope, "customer.set_referrer", "customer", customer_id,
                 before={"referrer_id": current}, after={"referrer_id": referrer_id}, connection=connection,
+                other_customer_id=referrer_id if referrer_id is not None else current,
             )
 
 

@@ -30,6 +30,7 @@ from tortoise.transactions import in_transaction
 
 from models import refusals
 from models.errors import DomainError, ErrorCode
+from models.refusals import Telling
 from models.scope import Scope
 from models.validation import clean_text
 
@@ -88,18 +89,19 @@ async def once(
     check(scope)  # a replay asks again: the caller may have lost the right since
     key = clean_text(key, "idempotencyKey", max_length=100, required=True)
     fingerprint = _fingerprint(operation, data)
-    user_id = scope.viewer.user_id
     try:
-        return await refusals.tallied(scope, _once(user_id, key, operation, fingerprint, run))
+        return await _once(scope, key, operation, fingerprint, run)
     finally:
         if random.randrange(_SWEEP_ODDS) == 0:
             await sweep()
 
 
 async def _once(
-    user_id: int, key: str, operation: str, fingerprint: str, run: Callable[[], Awaitable[dict[str, Any]]]
+    scope: Scope, key: str, operation: str, fingerprint: str, run: Callable[[], Awaitable[dict[str, Any]]]
 ) -> dict[str, Any]:
-    async with in_transaction() as connection:
+    user_id = scope.viewer.user_id
+    # A telling refusal keeps its record (refusals.py), not the key: its retry runs afresh.
+    async with refusals.transaction(scope, lock=False) as connection:
         await IdempotencyKey.filter(
             user_id=user_id, key=key, created_at__lt=datetime.now(UTC) - KEEP
         ).using_db(connection).delete()
@@ -117,7 +119,11 @@ async def _once(
                     ErrorCode.IDEMPOTENCY_KEY_REUSED,
                 ) from None
             return first.result
-        result = await run()
+        try:
+            result = await run()
+        except Telling:
+            await IdempotencyKey.filter(id=claim.id).using_db(connection).delete()
+            raise
         await IdempotencyKey.filter(id=claim.id).using_db(connection).update(result=result)
     return result
 

@@ -12,25 +12,29 @@ the window has passed, and reaching the limit is audited too.
 A write that is not refused tells as much ("this number is free"), so a caller who sees phones
 and emails only masked may also set at most ``PERSONAL_PER_HOUR`` of them an hour: without the
 cap, thirty customers of one's own tested thirty numbers a request, and a masked number fell
-in a minute. The counts live in the database (the audit log), so they hold across workers and
-restarts.
+in a minute.
+
+The counts live in the database (the audit log), so they hold across workers and restarts,
+and they hold under parallel requests: such a write runs in ``transaction``, which on
+PostgreSQL makes the caller's such writes wait for each other, reads the standing inside,
+and commits a telling refusal's record (the refusal comes before the write changes anything)
+before the next one may read it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 from tortoise.transactions import in_transaction
 
 from models.audit import record
-from models.db import in_a_transaction
 from models.errors import DomainError, ErrorCode, FieldError
 from models.scope import Scope
 from models.sql import Query, fetch
 
-__all__ = ["LIMIT", "PERSONAL_PER_HOUR", "WINDOW", "Telling", "check", "guard", "refused", "standing", "tallied"]
+__all__ = ["LIMIT", "PERSONAL_PER_HOUR", "WINDOW", "Telling", "check", "guard", "refused", "standing", "transaction"]
 
 LIMIT = 5
 WINDOW = timedelta(minutes=1)
@@ -38,8 +42,7 @@ PERSONAL_PER_HOUR = 60
 _HOUR = timedelta(hours=1)
 _KINDS = ("cycle", "duplicate", "hidden_referrer")
 _REFUSED = tuple(f"user.refused_{kind}" for kind in _KINDS)
-
-T = TypeVar("T")
+_LOCKS = 4_832_003 << 32  # the advisory locks of the callers' writes, one per user id below 2^32
 
 
 class Telling(DomainError):
@@ -59,32 +62,36 @@ def refused(alias: str) -> str:
     return f"{alias}.action IN (" + ", ".join(f"'{action}'" for action in _REFUSED) + ")"
 
 
-def _count(scope: Scope, q: Query, since: timedelta, conditions: str) -> str:
+def _count(scope: Scope, q: Query, since: timedelta, conditions: str, value: str = "1") -> str:
     return (
-        f"(SELECT COUNT(*) FROM audit_event e WHERE e.actor_user_id = {q.param(scope.viewer.user_id)}"
+        f"(SELECT COALESCE(SUM({value}), 0) FROM audit_event e WHERE e.actor_user_id = {q.param(scope.viewer.user_id)}"
         f" AND e.at >= {q.param(datetime.now(UTC) - since)} AND ({conditions}))"
     )
 
 
 def _personal(scope: Scope, q: Query) -> str:
-    """Phones and emails the caller set, or tried to, in the last hour."""
+    """How many phones and emails the caller set, or tried to, in the last hour: one each."""
+    writes = f"e.action IN {q.in_list(('customer.create', 'customer.update'))}"
     if q.dialect == "sqlite":
-        touched = "json_extract(e.changes, '$.phone') IS NOT NULL OR json_extract(e.changes, '$.email') IS NOT NULL"
+        phone, email = (f"json_extract(e.changes, '$.{key}') IS NOT NULL" for key in ("phone", "email"))
     else:
-        touched = "e.changes -> 'phone' IS NOT NULL OR e.changes -> 'email' IS NOT NULL"
-    writes = f"e.action IN {q.in_list(('customer.create', 'customer.update'))} AND ({touched})"
-    return _count(scope, q, _HOUR, f"({writes}) OR {refused('e')}")
+        phone, email = (f"e.changes -> '{key}' IS NOT NULL" for key in ("phone", "email"))
+    value = (
+        f"CASE WHEN {writes} AND {phone} THEN 1 ELSE 0 END + CASE WHEN {writes} AND {email} THEN 1 ELSE 0 END"
+        f" + CASE WHEN {refused('e')} THEN 1 ELSE 0 END"
+    )
+    return _count(scope, q, _HOUR, f"{writes} OR {refused('e')}", value)
 
 
-def standing(scope: Scope, q: Query, *, personal: bool) -> str:
+def standing(scope: Scope, q: Query, *, personal: int = 0) -> str:
     """The caller's standing against the limits, as columns of a SELECT for ``check``: ``refused``,
-    the last minute's telling refusals; ``personal``, for a write of a phone or an email by a caller
-    without customer.pii, the last hour's."""
+    the last minute's telling refusals; ``personal``, for a write of ``personal`` phones and emails
+    by a caller without customer.pii, how many the last hour saw, these included."""
     if scope.viewer is None:
         return "0 AS refused, 0 AS personal"
     refused_ = f"{_count(scope, q, WINDOW, refused('e'))} AS refused"
     if personal and not scope.can("customer.pii"):
-        return f"{refused_}, {_personal(scope, q)} AS personal"
+        return f"{refused_}, {_personal(scope, q)} + {q.param(personal)} AS personal"
     return f"{refused_}, 0 AS personal"
 
 
@@ -95,7 +102,7 @@ def check(scope: Scope, row: dict) -> None:
             None, "too many refused duplicates or loops in the last minute; wait a minute and try again.",
             ErrorCode.RATE_LIMITED,
         )
-    if row["personal"] >= PERSONAL_PER_HOUR:
+    if row["personal"] > PERSONAL_PER_HOUR:
         raise DomainError.single(
             None, f"without customer.pii, at most {PERSONAL_PER_HOUR} phones or emails may be set an hour; try again later.",
             ErrorCode.RATE_LIMITED,
@@ -104,29 +111,38 @@ def check(scope: Scope, row: dict) -> None:
 
 async def guard(scope: Scope) -> None:
     """Refuse a write that could end in a telling refusal while the caller is over a limit (a write
-    that reads the holders of a value reads its standing with them, ``standing``)."""
+    that reads the holders of a value reads its standing with them, ``standing``). Inside ``transaction``."""
     if scope.viewer is None:
         return
     q = Query()
-    check(scope, (await fetch(f"SELECT {standing(scope, q, personal=False)}", q))[0])
+    check(scope, (await fetch(f"SELECT {standing(scope, q)}", q))[0])
 
 
-async def tallied(scope: Scope, write: Awaitable[T]) -> T:
-    """``write``'s result; a telling refusal it raises is recorded first, once its transaction
-    has rolled back (the outermost caller outside any transaction records it)."""
-    try:
-        return await write
-    except Telling as refusal:
-        if not refusal.tallied and not in_a_transaction() and scope.viewer is not None:
-            refusal.tallied = True
-            await _tally(scope, refusal)
-        raise
+@asynccontextmanager
+async def transaction(scope: Scope, *, lock: bool = True) -> AsyncIterator[object]:
+    """``in_transaction()`` for a write that a telling refusal can end (see the module's docstring);
+    ``lock``: wait for the caller's other such writes (PostgreSQL; SQLite runs one write at a time).
 
-
-async def _tally(scope: Scope, refusal: Telling) -> None:
-    action, user_id = f"user.refused_{refusal.kind}", scope.viewer.user_id
+    The body reads the standing (``guard``, ``standing``) first, and raises ``Telling`` before it
+    changes anything: the transaction then commits the refusal's record alone and raises it."""
+    refusal = None
     async with in_transaction() as connection:
-        await record(scope, action, "user", user_id, after={"field": refusal.errors[0].field}, connection=connection)
-        q = Query()
-        if (await fetch(f"SELECT {standing(scope, q, personal=False)}", q))[0]["refused"] == LIMIT:
-            await record(scope, "user.rate_limited", "user", user_id, after={"for": action}, connection=connection)
+        if lock and scope.viewer is not None and connection.capabilities.dialect == "postgres":
+            await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [_LOCKS + scope.viewer.user_id % 2**32])
+        try:
+            yield connection
+        except Telling as error:
+            if not error.tallied and scope.viewer is not None:
+                error.tallied = True
+                await _tally(scope, error, connection)
+            refusal = error
+    if refusal is not None:
+        raise refusal
+
+
+async def _tally(scope: Scope, refusal: Telling, connection) -> None:
+    action, user_id = f"user.refused_{refusal.kind}", scope.viewer.user_id
+    await record(scope, action, "user", user_id, after={"field": refusal.errors[0].field}, connection=connection)
+    q = Query()
+    if (await fetch(f"SELECT {standing(scope, q)}", q))[0]["refused"] == LIMIT:
+        await record(scope, "user.rate_limited", "user", user_id, after={"for": action}, connection=connection)

@@ -12,7 +12,7 @@ from models import db
 from models.access import User
 from models.audit import AuditEvent
 from models.customers import Customer, create_customer, delete_customer
-from models.graph import LinkKind, link_customers
+from models.graph import LinkKind, link_customers, set_referrer
 from models.interactions import log_interaction
 from models.orders import record_order
 from models.scope import Scope
@@ -202,3 +202,28 @@ async def test_the_actor_is_named_not_shown(two_teams, as_user):
         {"id": to_global_id("User", west.id), "email": west.email, "displayName": west.display_name}
     ]
     assert shown["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"  # the account is node(id:)'s
+
+
+async def test_a_referrer_the_reader_cannot_see_is_not_told_by_the_log(two_teams, as_user):
+    east, west = two_teams["东"], two_teams["西"]
+    # 东客户 was made with West's customer as its referrer (when both were East's), then given
+    # another, and West's customer referred one more of East's
+    newcomer = (await create_customer(SYSTEM, {"name": "新客户"}, west["customer"]))["id"]
+    await Customer.filter(id=newcomer).update(team_id=east["team"])
+    await set_referrer(SYSTEM, east["customer"], west["customer"])
+    other = (await create_customer(SYSTEM, {"name": "东二"}))["id"]
+    await Customer.filter(id=other).update(team_id=east["team"])
+    await set_referrer(SYSTEM, east["customer"], other)
+    auditor = as_user(await staff("auditor@example.com", ["audit.read", "customer.read"], "TEAM", east["team"]))
+
+    def about(customer: int) -> dict:
+        return {"f": {"entityId": to_global_id("Customer", customer)}}
+
+    newcomers = [e["node"] for e in (await ask(auditor, SCOPED, about(newcomer)))["data"]["auditEvents"]["edges"]]
+    easts = [e["node"] for e in (await ask(auditor, SCOPED, about(east["customer"])))["data"]["auditEvents"]["edges"]]
+
+    assert [(e["action"], e["changes"]["referrer_id"]) for e in newcomers] == [("customer.create", {"from": None, "to": None})]
+    assert [(e["action"], e["changes"].get("referrer_id")) for e in easts] == [
+        ("customer.set_referrer", {"from": None, "to": other}),  # from West's: shown as the reader saw it, none
+        ("customer.create", None),
+    ]  # and setting West's customer as referrer is not there at all

@@ -442,7 +442,8 @@ INSERT INTO audit_event (id, at, action, entity_type, entity_id, changes) VALUES
    '{{"from_customer_id":{{"from":null,"to":10}},"to_customer_id":{{"from":null,"to":11}}}}'),
   (5, '2026-11-30 08:00:00+00:00', 'customer_link.delete', 'customer_link', 40,
    '{{"from_customer_id":{{"from":10,"to":null}},"to_customer_id":{{"from":11,"to":null}}}}'),
-  (6, '2026-11-30 08:00:00+00:00', 'role.create', 'role', 7, '{{}}');
+  (6, '2026-11-30 08:00:00+00:00', 'role.create', 'role', 7, '{{}}'),
+  (7, '2026-11-30 08:00:00+00:00', 'customer.set_referrer', 'customer', 11, '{{"referrer_id":{{"from":null,"to":10}}}}');
 INSERT INTO idempotency_key (id, user_id, key, operation, fingerprint, result, created_at) VALUES
   (1, 1, 'a', 'CreateCustomerPayload', 'f',
    '{{"$dict":[["customer",{{"$dict":[["id",10],["name","A"],["created_at",{{"$datetime":"2026-11-30T08:00:00+00:00"}}]]}}]]}}',
@@ -481,7 +482,9 @@ async def test_migration_0012_names_the_customers_of_old_events_and_keeps_only_i
     finally:
         if postgres:
             await _drop_postgres_database(url)
-    assert [tuple(row) for row in events] == [(1, 10, None), (2, 11, None), (3, 10, None), (4, 10, 11), (5, 10, 11), (6, None, None)]
+    assert [tuple(row) for row in events] == [
+        (1, 10, None), (2, 11, None), (3, 10, None), (4, 10, 11), (5, 10, 11), (6, None, None), (7, 11, 10),
+    ]
     assert [(row[0], row[1], json.loads(row[2])) for row in keys] == [
         ("a", "createCustomer", {"customer": 10}), ("b", "deleteCustomer", {"deleted_id": "Q3VzdG9tZXI6MTE="}),
     ]  # "c": a user's payload, shared by three mutations, is forgotten

@@ -3,6 +3,7 @@ limited, counted and audited, and say the same whoever holds the value."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -166,3 +167,31 @@ async def test_without_pii_phones_and_emails_are_set_a_few_an_hour(east, as_user
     assert named["data"]["updateCustomer"]["errors"] == []  # other fields are not capped
     desk = as_user(await staff("desk@example.com", [*SALES, "customer.pii"], "TEAM", east["team"]))
     assert (await ask(desk, CREATE, {"phone": "+8613600000000"}))["data"]["createCustomer"]["errors"] == []
+
+
+async def test_two_values_in_one_write_count_twice(east, as_user, monkeypatch):
+    monkeypatch.setattr(refusals, "PERSONAL_PER_HOUR", 3)
+    sales = as_user(east["headers"])
+    both = 'mutation($id: ID!, $p: String!, $e: String!) { updateCustomer(input: {id: $id, phone: $p, email: $e}) { errors { code } } }'
+    first = await ask(sales, both, {"id": east["own"], "p": "+8613500000009", "e": "a@example.com"})
+    second = await ask(as_user(east["headers"]), both, {"id": east["own"], "p": "+8613500000010", "e": "b@example.com"})
+    assert first["data"]["updateCustomer"]["errors"] == []
+    assert [e["code"] for e in second["data"]["updateCustomer"]["errors"]] == ["RATE_LIMITED"]
+
+
+async def test_parallel_requests_do_not_outrun_the_limits(east, as_user, monkeypatch):
+    # Twenty requests at once, each on a connection of its own on PostgreSQL: each caller's such
+    # writes wait for one another, and a refusal is on record before the next one reads.
+    monkeypatch.setattr(refusals, "PERSONAL_PER_HOUR", 4)
+    sales = as_user(east["headers"])
+    free = await asyncio.gather(*(ask(sales, CREATE, {"phone": f"+86135{n:08d}"}) for n in range(20)))
+    assert sorted(tuple(e["code"] for e in a["data"]["createCustomer"]["errors"]) for a in free) == [()] * 4 + [("RATE_LIMITED",)] * 16
+
+    desk = as_user(await staff("desk@example.com", [*SALES, "customer.pii"], "TEAM", east["team"]))
+    west = (await create_team(SYSTEM, "West"))["id"]
+    hidden = await create_customer(SYSTEM, {"name": "别队的客户", "phone": "+8613700000007"})
+    await Customer.filter(id=hidden["id"]).update(team_id=west)
+    taken = await asyncio.gather(*(ask(desk, CREATE, {"phone": "+8613700000007"}) for _ in range(20)))
+    codes = sorted(e["code"] for a in taken for e in a["data"]["createCustomer"]["errors"])
+    assert codes == ["DUPLICATE"] * refusals.LIMIT + ["RATE_LIMITED"] * (20 - refusals.LIMIT)
+    assert await AuditEvent.filter(action="user.refused_duplicate").count() == refusals.LIMIT

@@ -152,7 +152,6 @@ NOT_CUSTOMER_READS = {
     "idempotency.once": "runs a write; its replay reads through the loaders (test_replays.py)",
     "idempotency.sweep": "deletes expired keys",
     "refusals.guard": "counts the caller's own refusals",
-    "refusals.tallied": "records the caller's own refusals",
     "demo.seed_demo": "writes demo data as the system",
     "demo.seed_demo_staff": "writes demo staff as the system",
     "demo.is_empty": "whether the database has any customer, for seed-demo --if-empty",

@@ -6,7 +6,8 @@ from tortoise import fields
 
 # An audit event about customer data names its customer(s), so that the log is read under the
 # reader's scope. Events written before are given theirs: a customer's own id, an interaction's
-# or an order's customer, a link's two ends from the recorded change (the link may be gone).
+# or an order's customer, a link's two ends and a change of referrer's referrer from the
+# recorded change (the link may be gone).
 # The log refuses UPDATE by trigger (0004): the owner lifts it for this one statement set.
 _BACKFILL = [
     "UPDATE audit_event SET customer_id = entity_id WHERE entity_type = 'customer'",
@@ -15,15 +16,25 @@ _BACKFILL = [
     "UPDATE audit_event SET customer_id = (SELECT o.customer_id FROM orders o WHERE o.id = audit_event.entity_id)"
     " WHERE entity_type = 'order'",
 ]
-_LINK_ENDS = {
-    "postgres": "UPDATE audit_event SET"
-    " customer_id = COALESCE(changes->'from_customer_id'->>'to', changes->'from_customer_id'->>'from')::bigint,"
-    " other_customer_id = COALESCE(changes->'to_customer_id'->>'to', changes->'to_customer_id'->>'from')::bigint"
-    " WHERE entity_type = 'customer_link'",
-    "sqlite": "UPDATE audit_event SET"
-    " customer_id = COALESCE(json_extract(changes, '$.from_customer_id.to'), json_extract(changes, '$.from_customer_id.from')),"
-    " other_customer_id = COALESCE(json_extract(changes, '$.to_customer_id.to'), json_extract(changes, '$.to_customer_id.from'))"
-    " WHERE entity_type = 'customer_link'",
+_FROM_CHANGES = {
+    "postgres": [
+        "UPDATE audit_event SET"
+        " customer_id = COALESCE(changes->'from_customer_id'->>'to', changes->'from_customer_id'->>'from')::bigint,"
+        " other_customer_id = COALESCE(changes->'to_customer_id'->>'to', changes->'to_customer_id'->>'from')::bigint"
+        " WHERE entity_type = 'customer_link'",
+        "UPDATE audit_event SET"
+        " other_customer_id = COALESCE(changes->'referrer_id'->>'to', changes->'referrer_id'->>'from')::bigint"
+        " WHERE action = 'customer.set_referrer'",
+    ],
+    "sqlite": [
+        "UPDATE audit_event SET"
+        " customer_id = COALESCE(json_extract(changes, '$.from_customer_id.to'), json_extract(changes, '$.from_customer_id.from')),"
+        " other_customer_id = COALESCE(json_extract(changes, '$.to_customer_id.to'), json_extract(changes, '$.to_customer_id.from'))"
+        " WHERE entity_type = 'customer_link'",
+        "UPDATE audit_event SET"
+        " other_customer_id = COALESCE(json_extract(changes, '$.referrer_id.to'), json_extract(changes, '$.referrer_id.from'))"
+        " WHERE action = 'customer.set_referrer'",
+    ],
 }
 _UNLOCK = {
     "postgres": ["ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"],
@@ -41,7 +52,7 @@ _LOCK = {
 async def _name_the_customers(apps, schema_editor):
     client = schema_editor.client
     dialect = client.capabilities.dialect
-    for sql in [*_UNLOCK[dialect], *_BACKFILL, _LINK_ENDS[dialect], *_LOCK[dialect]]:
+    for sql in [*_UNLOCK[dialect], *_BACKFILL, *_FROM_CHANGES[dialect], *_LOCK[dialect]]:
         await client.execute_query(sql)
 
 
