@@ -9,9 +9,9 @@ database refuses UPDATE and DELETE on the table (triggers in migration 0004).
 An event about customer data names its customer (``customer_id``; a link, both ends; a change
 of referrer, the referrer), and is visible where they are, deleted or not. Other customers a
 change mentions (a new customer's referrer, a referrer replaced) are shown by id only to a
-reader who sees them, and as null to others, as that reader sees them everywhere else. Events about staff, tokens, sessions and
-teams are visible where a manager with the reader's scope reaches them; role events to every
-reader (roles belong to no team).
+reader who sees them, and as null to others, as that reader sees them everywhere else.
+Events about staff, tokens, sessions and teams are visible where a manager with the reader's
+scope reaches them; role events to every reader (roles belong to no team).
 """
 
 from __future__ import annotations

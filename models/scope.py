@@ -143,13 +143,11 @@ class Scope:
 
     def reaches_team(self, team_id: int | None) -> bool:
         """``teams`` for one team already read: may this caller place staff in it, or change it?"""
-        return self.everywhere or (team_id is not None and team_id in self.team_ids)
+        return self.everywhere or team_id in self.team_ids
 
     def reaches_user(self, user_id: int, team_id: int | None) -> bool:
         """``users`` for one account already read."""
-        return self.everywhere or (self.viewer is not None and user_id == self.viewer.user_id) or (
-            team_id is not None and team_id in self.team_ids
-        )
+        return self.everywhere or (self.viewer is not None and user_id == self.viewer.user_id) or team_id in self.team_ids
 
     def first_in_request(self, key: Hashable) -> bool:
         """True the first time this request (a batch being one request) asks with ``key``."""

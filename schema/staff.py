@@ -300,7 +300,7 @@ class StaffMutations:
             )
             return _user_result(row)
 
-        return await payload(UserPayload, run, info, input, staff.create_user)
+        return await payload(UserPayload, run, info, input)
 
     @strawberry.mutation(description="Change the email, name, team or roles of an account in your team set; it moves only to a team of your set, and you move yourself only with ALL scope. Needs user.manage.")
     async def update_user(
@@ -342,7 +342,7 @@ class StaffMutations:
             pk = node_pk(input.id, "id", "User")
             return _user_result(await staff.reset_password(info.context.scope, pk, input.password))
 
-        return await payload(UserPayload, run, info, input, staff.reset_password)
+        return await payload(UserPayload, run, info, input)
 
     @strawberry.mutation(description="Create a role. Needs role.manage.")
     async def create_role(

@@ -160,11 +160,15 @@ async def bearer_for_user(user_id: int) -> dict[str, str]:
     return {"authorization": f"Bearer {secret}"}
 
 
-async def staff(email: str, permissions: list[str], scope: str, team_id: int | None = None) -> dict[str, str]:
-    """A staff member with one role of ``permissions`` and data ``scope``, in ``team_id``: their bearer header."""
+async def staff_member(email: str, permissions: list[str], scope: str = "ALL", team_id: int | None = None) -> dict:
+    """A staff member (password ``PASSWORD``) with one role, "role of <email>": ``permissions`` and data ``scope``."""
     role = await create_role(Scope.of_system(), f"role of {email}", permissions, scope)
-    user = await create_user(Scope.of_system(), email, email.split("@")[0], PASSWORD, team_id, [role["id"]])
-    return await bearer_for_user(user["id"])
+    return await create_user(Scope.of_system(), email, email.split("@")[0], PASSWORD, team_id, [role["id"]])
+
+
+async def staff(email: str, permissions: list[str], scope: str, team_id: int | None = None) -> dict[str, str]:
+    """``staff_member``'s bearer header."""
+    return await bearer_for_user((await staff_member(email, permissions, scope, team_id))["id"])
 
 
 async def ask(http: httpx.AsyncClient, query: str, variables: dict | None = None) -> dict:

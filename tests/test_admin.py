@@ -11,10 +11,10 @@ import pytest
 from models.access import AdminSession, ApiToken, Role, Team, User
 from models.audit import AuditEvent
 from models.scope import Scope
-from models.staff import create_role, create_team, create_user
+from models.staff import create_role, create_team
 from server.app import create_app
+from tests.conftest import PASSWORD, staff_member
 
-PASSWORD = "correct horse battery staple"
 SYSTEM = Scope.of_system()
 
 
@@ -31,11 +31,6 @@ async def browser(clean_db, settings):
     yield make
     for http in clients:
         await http.aclose()
-
-
-async def staff_member(email: str, permissions: list[str], scope: str = "ALL", team_id: int | None = None) -> dict:
-    role = await create_role(SYSTEM, f"role of {email}", permissions, scope)
-    return await create_user(SYSTEM, email, email.split("@")[0], PASSWORD, team_id, role_ids=[role["id"]])
 
 
 def _field(html: str, name: str) -> str:

@@ -68,6 +68,11 @@ class Admin:
     def can(self, code: str) -> bool:
         return self.scope.can(code)
 
+    @property
+    def graphiql(self) -> bool:
+        """Whether this server serves GraphiQL: what "Explore the API" opens."""
+        return self.request.app.state.settings.graphiql
+
 
 def render(
     request: Request, template: str, context: dict[str, Any], status: int = 200, admin: Admin | None = None

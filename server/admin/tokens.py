@@ -57,7 +57,7 @@ async def explore(admin: Admin) -> Response:
     """GraphiQL, signed in as the caller for a working day. The secret travels in the URL's fragment,
     which browsers never send (so no server's log holds it); GraphiQL takes it out of the address
     at once, so the history does not keep it either."""
-    if not admin.request.app.state.settings.graphiql:
+    if not admin.graphiql:
         raise DomainError.single(None, "GraphiQL is switched off on this server.", ErrorCode.NOT_FOUND)
     _, secret = await tokens.issue_explorer_token(admin.scope)
     return RedirectResponse(f"/graphql#token={secret}", status_code=303)
