@@ -46,6 +46,10 @@ class Team(Model):
     id = fields.BigIntField(primary_key=True)
     name = fields.CharField(max_length=100)
     parent = fields.ForeignKeyField("models.Team", related_name="children", null=True, on_delete=fields.RESTRICT)
+    # Who is told when the team's complaints are escalated: a user's id, without a foreign key,
+    # since a user belongs to a team and two tables naming each other cannot be created in order.
+    # Users are deactivated, never deleted; the sweep tells an active lead only.
+    lead_id = fields.BigIntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -20,6 +20,11 @@ MODEL_MODULES = [
     "models.access",
     "models.audit",
     "models.idempotency",
+    "models.service_levels",
+    "models.complaints",
+    "models.timeline",
+    "models.notifications",
+    "models.surveys",
 ]
 
 

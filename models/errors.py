@@ -20,6 +20,7 @@ class ErrorCode(str, Enum):
     IN_USE = "in_use"
     RATE_LIMITED = "rate_limited"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    INVALID_TRANSITION = "invalid_transition"
 
 
 @dataclass(frozen=True)

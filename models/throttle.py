@@ -26,7 +26,11 @@ _MAX_CLIENTS = 10_000
 
 
 class SignInThrottle:
-    def __init__(self, per_client: int = PER_CLIENT, window: float = WINDOW, max_waiting: int = MAX_WAITING) -> None:
+    def __init__(
+        self, per_client: int = PER_CLIENT, window: float = WINDOW, max_waiting: int = MAX_WAITING,
+        refusal: str = "too many sign-in attempts; wait a minute and try again.",
+    ) -> None:
+        self.refusal = refusal
         self.per_client = per_client
         self.window = window
         self.max_waiting = max_waiting
@@ -56,9 +60,7 @@ class SignInThrottle:
         """
         limited = client_ip is not None and not self._admit(client_ip, time.monotonic())
         if limited or self.waiting >= self.max_waiting:
-            raise DomainError.single(
-                None, "too many sign-in attempts; wait a minute and try again.", ErrorCode.RATE_LIMITED
-            )
+            raise DomainError.single(None, self.refusal, ErrorCode.RATE_LIMITED)
         self.waiting += 1
         try:
             yield

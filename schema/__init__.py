@@ -10,6 +10,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.access import AccessMutations, AccessQueries
 from schema.audit import AuditQueries
+from schema.complaints import ComplaintMutations, ComplaintQueries
 from schema.customers import CustomerMutations, CustomerQueries
 from schema.execution import BreadthFirstExecutionContext
 from schema.graph import GraphMutations
@@ -24,15 +25,15 @@ from schema.tokens import TokenMutations, TokenQueries
 __all__ = ["build_schema"]
 
 
-@strawberry.type(description="Everything kehu answers: customers and the graph between them, staff, tokens and the audit log.")
-class Query(AccessQueries, NodeQueries, CustomerQueries, StaffQueries, TokenQueries, AuditQueries):
+@strawberry.type(description="Everything kehu answers: customers and the graph between them, complaints, staff, tokens and the audit log.")
+class Query(AccessQueries, NodeQueries, CustomerQueries, ComplaintQueries, StaffQueries, TokenQueries, AuditQueries):
     pass
 
 
 @strawberry.type(description="Every change: each takes one `input` and returns a payload with `errors`.")
 class Mutation(
     AccessMutations, CustomerMutations, GraphMutations, InteractionMutations, OrderMutations, StaffMutations,
-    TokenMutations,
+    TokenMutations, ComplaintMutations,
 ):
     pass
 

@@ -17,6 +17,8 @@ class Context:
     scope: Scope
     request_id: str
     loaders: Loaders = field(init=False)
+    base_url: str = "/"
+    """Where this server is reached, ending in /: links it hands out (a survey's) start with it."""
     customer_columns: dict[tuple, tuple[str, ...]] = field(init=False, default_factory=dict)
     """The customer columns each field of the query reads (``schema.customers.columns``)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -24,10 +24,16 @@ from schema.ids import from_global_id, to_global_id
 from schema.mutations import Idempotent, input_dict, payload
 from schema.relay import PAGE_ARGS_DOC, Connection, Node, connection, page_args
 
+if TYPE_CHECKING:
+    from schema.complaints import Complaint
+
 __all__ = ["Customer", "CustomerMutations", "CustomerQueries", "load_customer"]
 
 strawberry.enum(Source, name="CustomerSource", description="The channel a customer first came through.")
 strawberry.enum(Gender, name="Gender", description="A customer's gender, where they gave it.")
+
+
+ComplaintRef = Annotated["Complaint", strawberry.lazy("schema.complaints")]
 
 
 def _arg(name: str) -> Any:
@@ -180,6 +186,21 @@ class Customer(Node):
         page = await loaders.orders.load((self.pk, page_args(first, after, last, before)))
         return connection(page, orders.Order.from_row, lambda: loaders.order_count.load((self.pk,)))
 
+    @strawberry.field(description="The customer's complaints, newest first; empty without complaint.read.")
+    async def complaints(
+        self,
+        info: Info,
+        first: Annotated[int | None, _arg("first")] = None,
+        after: Annotated[str | None, _arg("after")] = None,
+        last: Annotated[int | None, _arg("last")] = None,
+        before: Annotated[str | None, _arg("before")] = None,
+    ) -> Connection[ComplaintRef]:
+        from schema.complaints import Complaint  # noqa: F811 (complaints import this module)
+
+        loaders = info.context.loaders
+        page = await loaders.complaints.load((self.pk, page_args(first, after, last, before)))
+        return connection(page, Complaint.from_row, lambda: loaders.complaint_count.load((self.pk,)))
+
     @strawberry.field(description="How many paid orders the customer has (refunded and cancelled ones do not count).")
     async def order_count(self, info: Info) -> int:
         return (await info.context.loaders.order_summary.load((self.pk,))).paid_count
@@ -210,7 +231,7 @@ _FIELD_COLUMNS = {
 }
 _BY_ID = frozenset({
     "id", "__typename", "tags", "referrals", "referralTree", "referralStats", "links", "interactions", "orders",
-    "orderCount", "lifetimeValue", "lastOrderAt",
+    "orderCount", "lifetimeValue", "lastOrderAt", "complaints",
 })
 
 

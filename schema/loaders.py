@@ -12,7 +12,19 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from models import audit, customers, graph, interactions, orders, staff, tokens
+from models import (
+    audit,
+    complaints,
+    customers,
+    graph,
+    interactions,
+    orders,
+    service_levels,
+    staff,
+    surveys,
+    timeline,
+    tokens,
+)
 from models.scope import Scope
 
 __all__ = ["Loaders"]
@@ -46,6 +58,7 @@ class Loaders:
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
+        self._clocks: dict[bool, service_levels.SlaClock] = {}
 
     def _scoped(self, fetch: Fetch) -> Fetch:
         return partial(fetch, self.scope)
@@ -164,3 +177,38 @@ class Loaders:
     @cached_property
     def audit_event(self) -> DataLoader:
         return self._by_id(audit.audit_events_by_ids)
+
+    @cached_property
+    def complaint(self) -> DataLoader:
+        return self._by_id(complaints.complaints_by_ids)
+
+    @cached_property
+    def complaints(self) -> DataLoader:
+        return _grouped(self._scoped(complaints.complaints_pages), _never)
+
+    @cached_property
+    def complaint_count(self) -> DataLoader:
+        return _grouped(self._scoped(complaints.complaint_counts), lambda _: 0)
+
+    @cached_property
+    def timeline(self) -> DataLoader:
+        return _grouped(self._scoped(timeline.timeline_pages), _never)
+
+    @cached_property
+    def timeline_count(self) -> DataLoader:
+        return _grouped(self._scoped(timeline.timeline_counts), lambda _: 0)
+
+    @cached_property
+    def survey_answer(self) -> DataLoader:
+        return self._by_id(surveys.survey_answers)
+
+    @cached_property
+    def colleague(self) -> DataLoader:
+        """Staff named on complaints (assignees, actors): id and name, for readers of complaints."""
+        return self._by_id(complaints.colleagues)
+
+    async def clock(self, working_time: bool) -> service_levels.SlaClock:
+        """The clock complaints count in, the calendar read once a request."""
+        if working_time not in self._clocks:
+            self._clocks[working_time] = await service_levels.clock_for(working_time)
+        return self._clocks[working_time]

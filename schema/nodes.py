@@ -10,6 +10,7 @@ import strawberry
 from models.errors import DomainError
 from models.pagination import MAX_PAGE_SIZE
 from schema.audit import AuditEvent
+from schema.complaints import Complaint
 from schema.context import Info
 from schema.customers import Customer
 from schema.errors import ClientError, bad_input
@@ -26,7 +27,7 @@ __all__ = ["NodeQueries"]
 # Every type fetchable by global ID, each read through its own loader (``Node.load``).
 _TYPES: dict[str, type[Node]] = {
     node.__name__: node
-    for node in (Customer, CustomerLink, Interaction, Order, User, Role, Team, ApiToken, AuditEvent)
+    for node in (Customer, CustomerLink, Interaction, Order, Complaint, User, Role, Team, ApiToken, AuditEvent)
 }
 
 
@@ -38,7 +39,8 @@ def _decode(global_id: str, field: str) -> tuple[str, int]:
 
 
 async def _load(info: Info, type_name: str, pk: int) -> Node | None:
-    return await _TYPES[type_name].load(info, pk)
+    node = _TYPES.get(type_name)  # a timeline event or a notification is read through its complaint
+    return None if node is None else await node.load(info, pk)
 
 
 @strawberry.type

@@ -15,11 +15,13 @@ from starlette.staticfiles import StaticFiles
 
 from models import db
 from schema import build_schema
+from server import background, secret
 from server.access_log import AccessLog
 from server.admin import admin_mount
 from server.graphql_http import GraphQLEndpoint
 from server.headers import SecurityHeaders
 from server.settings import ROOT, Settings
+from server.survey import survey_routes
 
 __all__ = ["create_app"]
 
@@ -43,6 +45,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    secret.configure(settings)
     schema = build_schema(
         max_cost=settings.max_query_cost,
         max_depth=settings.max_depth,
@@ -59,7 +62,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         gc.collect()
         gc.freeze()
         try:
-            yield
+            async with background.running(settings):
+                yield
         finally:
             await db.close()
 
@@ -69,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", GraphQLEndpoint(schema, settings), methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *survey_routes(),
             admin_mount(),
             Mount("/static", StaticFiles(directory=ROOT / "static", check_dir=False), name="static"),
         ],

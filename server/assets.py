@@ -1,4 +1,5 @@
-"""Browser assets (GraphiQL, React, htmx) from the npm registry into ``static/vendor/``.
+"""Browser assets (GraphiQL, React, htmx) from the npm registry into ``static/vendor/``, and the
+admin's message catalogs compiled (``locales/*/LC_MESSAGES/messages.mo``, see ``server.i18n``).
 
 Run ``python -m server.assets`` once at install time. It fetches each pinned package with
 ``npm pack`` and keeps only the files the pages load, each checked against the sha384 pinned
@@ -20,6 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from server import i18n
 from server.settings import ROOT
 
 __all__ = [
@@ -230,6 +232,7 @@ def _warn(reason: str) -> None:
 
 
 def main() -> None:
+    i18n.compile_catalogs()  # quietly: what the installer prints is about the browser assets
     try:
         sys.exit(install())
     except AssetError as error:

@@ -171,6 +171,22 @@ def _makemigrations(args: argparse.Namespace) -> int:
         return asyncio.run(tortoise_cli.run_cli_async(argv))
 
 
+async def _sweep(settings: Settings):
+    from models import db, escalation
+
+    await db.init(settings.database_url, pool_size=2)
+    try:
+        return await escalation.sweep()
+    finally:
+        await db.close()
+
+
+def _sweep_command(args: argparse.Namespace) -> int:
+    swept = asyncio.run(_sweep(_settings()))
+    print(f"escalated {swept.total} complaints: {swept.first_response} first responses and {swept.resolution} resolutions late")
+    return 0
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
@@ -203,6 +219,9 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", help="write to this file instead of standard output")
     export.set_defaults(run=_export_schema)
+
+    sweep = commands.add_parser("sweep", help="escalate complaints whose SLA targets passed (the server does it every minute)")
+    sweep.set_defaults(run=_sweep_command)
 
     makemigrations = commands.add_parser("makemigrations", help="write a migration for model changes")
     makemigrations.add_argument("--name", help="the migration's name")

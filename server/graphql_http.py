@@ -178,7 +178,8 @@ class GraphQLEndpoint:
             raise RequestError(405, "Use GET for queries or POST.", {"allow": "GET, POST"})
 
         scope = await _scope(request)
-        results = [await self._execute(op, allowed, request_id, media, scope) for op in operations]
+        base_url = self.settings.public_url or str(request.base_url)
+        results = [await self._execute(op, allowed, request_id, media, scope, base_url) for op in operations]
         if batch:
             return Response(_dumps([body for _, body in results]), media_type=f"{media}; charset=utf-8")
         status, body = results[0]
@@ -219,9 +220,9 @@ class GraphQLEndpoint:
         return body
 
     async def _execute(
-        self, operation: Operation, allowed: set[OperationType], request_id: str, media: str, scope: Scope
+        self, operation: Operation, allowed: set[OperationType], request_id: str, media: str, scope: Scope, base_url: str
     ) -> tuple[int, dict[str, Any]]:
-        context = Context(scope=scope, request_id=request_id)
+        context = Context(scope=scope, request_id=request_id, base_url=base_url)
         try:
             result = await self.schema.execute(
                 operation.query,

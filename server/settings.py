@@ -46,6 +46,22 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, not {raw!r}")
 
 
+def _secret(env: dict[str, str]) -> str | None:
+    raw = env.get("KEHU_SECRET_KEY") or None
+    if raw is not None and len(raw.encode()) < 32:
+        raise SettingsError("KEHU_SECRET_KEY must be at least 32 characters (make one: python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+    return raw
+
+
+def _public_url(env: dict[str, str]) -> str | None:
+    raw = (env.get("KEHU_PUBLIC_URL") or "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("https://", "http://")) or any(c in raw for c in " \"'<>"):
+        raise SettingsError(f"KEHU_PUBLIC_URL must be an http(s) URL such as https://crm.example.com/, not {raw!r}")
+    return raw.rstrip("/") + "/"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -63,6 +79,11 @@ class Settings:
     log_level: str
     admin_idle_minutes: int
     admin_session_hours: int
+    secret_key: str | None = None
+    """``KEHU_SECRET_KEY``; unset, server/secret.py makes one on first run and keeps it in var/."""
+    sweep_seconds: int = 60
+    public_url: str | None = None
+    """``KEHU_PUBLIC_URL``: where customers reach this server (survey links); the request's own URL when unset."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -101,4 +122,7 @@ class Settings:
             log_level=log_level,
             admin_idle_minutes=_int(env, "KEHU_ADMIN_IDLE_MINUTES", 30, 1, 24 * 60),
             admin_session_hours=_int(env, "KEHU_ADMIN_SESSION_HOURS", 12, 1, 24 * 30),
+            secret_key=_secret(env),
+            sweep_seconds=_int(env, "KEHU_SWEEP_SECONDS", 60, 0, 3600),
+            public_url=_public_url(env),
         )

@@ -150,8 +150,11 @@ def chromium() -> Iterator[Browser]:
 
 @contextlib.contextmanager
 def new_page(browser: Browser, width: int = 1280, height: int = 800) -> Iterator[Page]:
-    """A page in a fresh context (its own cookies), closed after."""
-    context = browser.new_context(viewport={"width": width, "height": height})
+    """A page in a fresh context (its own cookies), in English, closed after."""
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, locale="en-US",
+        extra_http_headers={"accept-language": "en-US,en;q=0.9"},  # for page.context.request too
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     try:

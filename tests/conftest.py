@@ -21,7 +21,7 @@ import pytest
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-from models import db
+from models import db, secret
 from models.access import User
 from models.db import tortoise_config
 from models.scope import Scope
@@ -32,8 +32,10 @@ from server.app import create_app
 from server.settings import Settings
 
 POSTGRES_URL = os.environ.get("KEHU_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+TEST_SECRET = "a test secret of at least thirty-two characters"
 TABLES = (
-    "customer_link", "customer_tag", "interaction", "orders", "customer",
+    "notification", "survey_answer", "complaint", "complaint_sequence", "complaint_category", "sla_policy",
+    "calendar_day", "working_hours", "customer_link", "customer_tag", "interaction", "orders", "customer",
     "idempotency_key", "admin_session", "api_token", "user_role", "staff_user", "role", "team",
 )
 
@@ -97,6 +99,7 @@ async def database(database_url: str) -> AsyncIterator[str]:
     # switches from SQLite to PostgreSQL under the same name, so start the cache afresh.
     EXECUTOR_CACHE.clear()
     await db.init(database_url, pool_size=10)
+    secret.configure(TEST_SECRET.encode())
     yield database_url
     await db.close()
 
@@ -111,24 +114,25 @@ async def clean_db(database: str) -> str:
 async def empty_database() -> None:
     """Delete every row; self-references first, or a sub-team (ON DELETE RESTRICT) stops the DELETE."""
     connection = db.connection()
-    await _empty_audit_log(connection)
+    for table in ("audit_event", "complaint_event"):
+        await _empty_append_only(connection, table)
     await connection.execute_script("UPDATE customer SET referrer_id = NULL")
-    await connection.execute_script("UPDATE team SET parent_id = NULL")
+    await connection.execute_script("UPDATE team SET parent_id = NULL, lead_id = NULL")
     for table in TABLES:
         await connection.execute_script(f"DELETE FROM {table}")
 
 
-async def _empty_audit_log(connection) -> None:
-    """The audit log refuses deletes (by trigger); tests step around that, as only an owner could."""
+async def _empty_append_only(connection, table: str) -> None:
+    """The audit log and timelines refuse deletes (by trigger); tests step around that, as only an owner could."""
     if connection.capabilities.dialect == "postgres":
-        await connection.execute_script("TRUNCATE audit_event")
+        await connection.execute_script(f"TRUNCATE {table}")
         return
     triggers = await connection.execute_query_dict(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_event'"
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = '{table}'"
     )
     for trigger in triggers:
         await connection.execute_script(f"DROP TRIGGER {trigger['name']}")
-    await connection.execute_script("DELETE FROM audit_event")
+    await connection.execute_script(f"DELETE FROM {table}")
     for trigger in triggers:
         await connection.execute_script(trigger["sql"])
 
@@ -141,7 +145,7 @@ def _fresh_sign_in_throttle() -> None:
 
 @pytest.fixture
 def settings(database: str) -> Settings:
-    return Settings.from_env({"KEHU_DATABASE_URL": database})
+    return Settings.from_env({"KEHU_DATABASE_URL": database, "KEHU_SECRET_KEY": TEST_SECRET})
 
 
 async def bearer_for(email: str, **user: Any) -> dict[str, str]:

@@ -16,15 +16,19 @@ from server.app import create_app
 from tests.conftest import PASSWORD, staff_member
 
 SYSTEM = Scope.of_system()
+ENGLISH = {"accept-language": "en"}
 
 
 @pytest.fixture
 async def browser(clean_db, settings):
-    """``browser(base_url)``: a cookie-keeping client of the app, like a browser (no redirects followed)."""
+    """``browser(base_url)``: a cookie-keeping client of the app, like a browser (no redirects followed),
+    asking for English pages (tests/test_i18n.py covers the Chinese ones)."""
     clients: list[httpx.AsyncClient] = []
 
     def make(base_url: str = "http://kehu.test") -> httpx.AsyncClient:
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings)), base_url=base_url)
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(settings)), base_url=base_url, headers=ENGLISH
+        )
         clients.append(http)
         return http
 
@@ -371,7 +375,7 @@ async def test_without_graphiql_there_is_nothing_to_explore(clean_db, settings):
 
     await staff_member("admin@example.com", ["customer.read"])
     app = create_app(replace(settings, graphiql=False))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kehu.test") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://kehu.test", headers=ENGLISH) as http:
         assert (await sign_in(http, "admin@example.com")).status_code == 303
         home = await http.get("/admin/")
         assert "Explore the API" not in home.text

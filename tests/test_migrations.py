@@ -40,6 +40,15 @@ IGNORED_TABLES = {"tortoise_migrations"}
 # predicate, or one by dialect). Live phones and emails are unique (0001); paid orders have their
 # own index (0011), whose summed columns PostgreSQL holds as INCLUDE and SQLite in the key; the
 # audit log's telling refusals too (0013).
+_OPEN = "'new', 'acknowledged', 'in_progress', 'waiting_on_customer', 'reopened'"
+_RUNNING = "'new', 'acknowledged', 'in_progress', 'reopened'"
+
+
+def _varying(statuses: str) -> str:
+    """How PostgreSQL reads back a list of text literals in an index's predicate."""
+    return ", ".join(f"{status} varying" for status in statuses.split(", "))
+
+
 HAND_WRITTEN = {
     "customer_live_phone": ("customer", ("phone",), ("phone",), True, "deleted_at is null and phone is not null"),
     "customer_live_email": ("customer", ("email",), ("email",), True, "deleted_at is null and email is not null"),
@@ -52,6 +61,18 @@ HAND_WRITTEN = {
             "sqlite": "action in 'user.refused_cycle', 'user.refused_duplicate', 'user.refused_hidden_referrer'",
         },
     ),
+    "complaint_open_due": ("complaint", ("due_at", "id"), ("due_at", "id"), False, {
+        "postgres": f"status = any array[{_varying(_OPEN)}] []", "sqlite": f"status in {_OPEN}",
+    }),
+    "complaint_first_response_overdue": ("complaint", ("first_response_due_at",), ("first_response_due_at",), False, {
+        "postgres": f"status = any array[{_varying(_OPEN)}] [] and first_responded_at is null and not first_response_breached",
+        "sqlite": f"status in {_OPEN} and first_responded_at is null and not first_response_breached",
+    }),
+    "complaint_resolution_overdue": ("complaint", ("resolution_due_at",), ("resolution_due_at",), False, {
+        "postgres": f"status = any array[{_varying(_RUNNING)}] [] and not resolution_breached",
+        "sqlite": f"status in {_RUNNING} and not resolution_breached",
+    }),
+    "notification_unread": ("notification", ("user_id", "created_at"), ("user_id", "created_at"), False, "read_at is null"),
 }
 
 

@@ -29,6 +29,7 @@ FIELDS = {
     "links": "links { totalCount }", "interactions": "interactions(first: 3) { totalCount edges { node { kind } } }",
     "orders": "orders { totalCount }", "orderCount": "orderCount",
     "lifetimeValue": "lifetimeValue { amount currency }", "lastOrderAt": "lastOrderAt",
+    "complaints": "complaints { totalCount }",
 }
 # Where customers are reached: ``{}`` is the selection of each customer there.
 PLACES = {

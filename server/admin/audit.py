@@ -11,6 +11,7 @@ from models.audit import ENTITY_TYPES, AuditFilter
 from models.errors import DomainError, ErrorCode
 from models.pagination import PageArgs
 from server.admin.pages import Admin, input_errors, page, parse_id, render
+from server.i18n import gettext as _
 
 __all__ = ["list_events"]
 
@@ -23,7 +24,7 @@ def _time(raw: str, field: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise DomainError.single(field, f"{field} is not a date and time.", ErrorCode.INVALID) from None
+        raise DomainError.single(field, _("%(field)s is not a date and time.") % {"field": field}, ErrorCode.INVALID) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

@@ -5,10 +5,14 @@ live; a POST runs only with the session's CSRF token (a form field, or the ``X-C
 header htmx sends). The view gets an ``Admin`` with the caller's ``Scope`` and passes it to
 the domain, which checks every permission: a refusal there becomes a 403 page here, an
 unknown id a 404, bad input the form again with the message.
+
+Each request is answered in its language (``language_of``): ``localized`` makes it current for
+the whole view, so the messages the view words with ``_()`` and the page it renders agree.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,12 +29,13 @@ from models.scope import Scope
 from models.sessions import csrf_token, viewer_for_session
 from models.staff import users_by_ids
 from models.validation import MAX_ID
-from server import assets
+from server import assets, i18n
+from server.i18n import gettext as _
 from server.templates import templates
 
 __all__ = [
-    "SESSION_COOKIE", "Admin", "cookie_name", "form_id", "form_ids", "input_errors", "page", "parse_id", "path_id",
-    "render", "render_error",
+    "SESSION_COOKIE", "Admin", "cookie_name", "form_id", "form_ids", "input_errors", "language_of", "localized", "page",
+    "parse_id", "path_id", "render", "render_error", "security_headers",
 ]
 
 SESSION_COOKIE = "kehu_admin"
@@ -74,31 +79,52 @@ class Admin:
         return self.request.app.state.settings.graphiql
 
 
+def language_of(request: Request) -> str:
+    """The language to answer ``request`` in (a staff member's own choice can be passed on here once stored)."""
+    return i18n.negotiate(request.headers.get("accept-language"))
+
+
+def localized(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """``endpoint`` run in the language of its request."""
+    @functools.wraps(endpoint)
+    async def run(request: Request) -> Response:
+        with i18n.activated(language_of(request)):
+            return await endpoint(request)
+
+    return run
+
+
 def render(
     request: Request, template: str, context: dict[str, Any], status: int = 200, admin: Admin | None = None
 ) -> HTMLResponse:
     htmx = assets.tag(_HTMX)
-    html = templates.get_template(f"admin/{template}").render(
-        request=request, admin=admin, htmx=htmx, csrf=admin.csrf if admin else None, **context
-    )
-    return HTMLResponse(html, status_code=status, headers={
-        "content-security-policy": _policy(htmx.cdn),
+    with i18n.activated(language_of(request)):  # also for a view that is not ``localized``
+        html = templates.get_template(f"admin/{template}").render(
+            request=request, admin=admin, htmx=htmx, csrf=admin.csrf if admin else None, **context
+        )
+    return HTMLResponse(html, status_code=status, headers=security_headers(htmx.cdn))
+
+
+def security_headers(htmx_from_cdn: bool) -> dict[str, str]:
+    """The headers of every server-rendered page: its CSP, no caching, no framing."""
+    return {
+        "content-security-policy": _policy(htmx_from_cdn),
         "cache-control": "no-store",
         "x-content-type-options": "nosniff",
         "x-frame-options": "DENY",
         "referrer-policy": "same-origin",
-    })
+    }
 
 
 def render_error(request: Request, status: int, message: str, admin: Admin | None = None) -> HTMLResponse:
-    titles = {400: "That did not work", 403: "Not allowed", 404: "Not found"}
-    return render(request, "error.html", {"title": titles.get(status, "Error"), "message": message}, status, admin)
+    titles = {400: _("That did not work"), 403: _("Not allowed"), 404: _("Not found")}
+    return render(request, "error.html", {"title": titles.get(status, _("Error")), "message": message}, status, admin)
 
 
 def path_id(request: Request, name: str = "id") -> int:
     value = request.path_params[name]
     if not 0 < value <= MAX_ID:
-        raise DomainError.single(name, "no such record.", ErrorCode.NOT_FOUND)
+        raise DomainError.single(name, _("no such record."), ErrorCode.NOT_FOUND)
     return value
 
 
@@ -108,7 +134,7 @@ def parse_id(raw: str, field_name: str) -> int | None:
     if not raw:
         return None
     if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
-        raise DomainError.single(field_name, f"{field_name} is not a valid choice.", ErrorCode.INVALID)
+        raise DomainError.single(field_name, _("%(field)s is not a valid choice.") % {"field": field_name}, ErrorCode.INVALID)
     return int(raw)
 
 
@@ -128,6 +154,7 @@ def input_errors(error: DomainError) -> list[FieldError]:
 
 
 def page(view: Callable[[Admin], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    @localized
     async def endpoint(request: Request) -> Response:
         settings = request.app.state.settings
         secret = request.cookies.get(cookie_name(request, SESSION_COOKIE), "")
@@ -145,7 +172,9 @@ def page(view: Callable[[Admin], Awaitable[Response]]) -> Callable[[Request], Aw
             admin.form = await request.form(max_files=0, max_fields=200)
             sent = request.headers.get("x-csrf-token") or admin.form.get("csrf_token") or ""
             if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), admin.csrf.encode()):
-                return render_error(request, 403, "The form's security token is missing or stale. Reload the page and try again.", admin)
+                return render_error(
+                    request, 403, _("The form's security token is missing or stale. Reload the page and try again."), admin
+                )
         try:
             return await view(admin)
         except DomainError as error:

@@ -10,6 +10,7 @@ from models.errors import DomainError, ErrorCode, FieldError
 from models.pagination import PageArgs
 from models.permissions import PERMISSIONS, DataScope
 from server.admin.pages import Admin, input_errors, page, path_id, render
+from server.i18n import gettext as _
 
 __all__ = ["create_role", "delete_role", "list_roles", "set_permission", "set_scope"]
 
@@ -27,7 +28,7 @@ async def _row(admin: Admin, role_id: int, error: str | None = None) -> Response
     """One role's row of the matrix, as it now is in the database: what htmx swaps in."""
     role = (await staff.roles_by_ids(admin.scope, [role_id])).get(role_id)
     if role is None:
-        raise DomainError.single("id", "no such role.", ErrorCode.NOT_FOUND)
+        raise DomainError.single("id", _("no such role."), ErrorCode.NOT_FOUND)
     counts = await staff.role_user_counts([role_id])
     return render(admin.request, "_role_row.html", {
         "role": role, "counts": counts, "permissions": PERMISSIONS, "scopes": list(DataScope), "error": error,

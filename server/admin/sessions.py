@@ -18,12 +18,16 @@ from starlette.responses import RedirectResponse, Response
 
 from models.errors import DomainError
 from models.sessions import end_session, start_session
-from server.admin.pages import SESSION_COOKIE, Admin, cookie_name, page, render
+from server.admin.pages import SESSION_COOKIE, Admin, cookie_name, localized, page, render
+from server.i18n import gettext as _
 
 __all__ = ["home", "login", "logout"]
 
 _LOGIN_COOKIE = "kehu_login"
-_FAILED = "The email or password is wrong, or the account is locked."
+
+
+def _failed() -> str:
+    return _("The email or password is wrong, or the account is locked.")
 
 
 def _next(value: str | None) -> str:
@@ -53,16 +57,17 @@ def _form(request: Request, message: str | None = None, status: int = 200, email
     return response
 
 
+@localized
 async def login(request: Request) -> Response:
     if request.method == "GET":
         return _form(request)
     form = await request.form(max_files=0, max_fields=10)
     sent, expected = form.get("login_token") or "", request.cookies.get(cookie_name(request, _LOGIN_COOKIE)) or ""
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        return _form(request, "The sign-in form expired. Please try again.", 403)
+        return _form(request, _("The sign-in form expired. Please try again."), 403)
     email, password = form.get("email") or "", form.get("password") or ""
     if not isinstance(email, str) or not isinstance(password, str):
-        return _form(request, _FAILED, 400)
+        return _form(request, _failed(), 400)
     settings = request.app.state.settings
     try:
         started = await start_session(
@@ -72,8 +77,8 @@ async def login(request: Request) -> Response:
     except DomainError as error:  # too many attempts
         return _form(request, str(error).capitalize(), 429, email)
     if started is None:
-        return _form(request, _FAILED, 400, email)
-    secret, _ = started
+        return _form(request, _failed(), 400, email)
+    secret = started[0]
     response = RedirectResponse(_next(form.get("next") if isinstance(form.get("next"), str) else None), status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, secret, settings.admin_session_hours * 3600)
     response.delete_cookie(cookie_name(request, _LOGIN_COOKIE), path="/")

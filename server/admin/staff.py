@@ -9,6 +9,7 @@ from models.errors import DomainError, ErrorCode
 from models.pagination import PageArgs
 from models.staff import UserFilter
 from server.admin.pages import Admin, form_id, form_ids, input_errors, page, path_id, render
+from server.i18n import gettext as _
 
 __all__ = ["create_user", "edit_user", "list_users", "reset_password", "set_active", "update_user"]
 
@@ -53,7 +54,7 @@ async def create_user(admin: Admin) -> Response:
 async def _edit(admin: Admin, user_id: int, status: int = 200, errors: list | None = None, notice: str | None = None) -> Response:
     users = await staff.users_by_ids(admin.scope, [user_id])
     if user_id not in users:
-        raise DomainError.single("id", "no such user.", ErrorCode.NOT_FOUND)
+        raise DomainError.single("id", _("no such user."), ErrorCode.NOT_FOUND)
     role_ids = (await staff.role_ids_by_user([user_id]))[user_id]
     return render(admin.request, "staff_edit.html", {
         "user": users[user_id], "role_ids": role_ids, "errors": errors or [], "notice": notice, **await _choices(admin),
@@ -78,7 +79,7 @@ async def update_user(admin: Admin) -> Response:
         await staff.update_user(admin.scope, user_id, changes)
     except DomainError as error:
         return await _edit(admin, user_id, 400, input_errors(error))
-    return await _edit(admin, user_id, notice="Saved.")
+    return await _edit(admin, user_id, notice=_("Saved."))
 
 
 @page
@@ -86,9 +87,9 @@ async def set_active(admin: Admin) -> Response:
     user_id = path_id(admin.request)
     if admin.form.get("active") == "true":
         await staff.reactivate_user(admin.scope, user_id)
-        return await _edit(admin, user_id, notice="Reactivated.")
+        return await _edit(admin, user_id, notice=_("Reactivated."))
     await staff.deactivate_user(admin.scope, user_id)
-    return await _edit(admin, user_id, notice="Deactivated: their sessions and tokens stopped working.")
+    return await _edit(admin, user_id, notice=_("Deactivated: their sessions and tokens stopped working."))
 
 
 @page
@@ -98,4 +99,4 @@ async def reset_password(admin: Admin) -> Response:
         await staff.reset_password(admin.scope, user_id, admin.form.get("password", ""))
     except DomainError as error:
         return await _edit(admin, user_id, 400, input_errors(error))
-    return await _edit(admin, user_id, notice="Password set; their sessions and sign-in tokens ended.")
+    return await _edit(admin, user_id, notice=_("Password set; their sessions and sign-in tokens ended."))

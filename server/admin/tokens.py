@@ -11,6 +11,7 @@ from models import tokens
 from models.errors import DomainError, ErrorCode, FieldError
 from models.pagination import PageArgs
 from server.admin.pages import Admin, input_errors, page, path_id, render
+from server.i18n import gettext as _
 
 __all__ = ["create_token", "explore", "list_tokens", "revoke_token"]
 
@@ -31,7 +32,7 @@ def _expiry(raw: str) -> datetime | None:
     try:
         return datetime.fromisoformat(raw.strip()).replace(tzinfo=UTC)
     except ValueError:
-        raise DomainError.single("expiresAt", "expiresAt is not a date and time.", ErrorCode.INVALID) from None
+        raise DomainError.single("expiresAt", _("%(field)s is not a date and time.") % {"field": "expiresAt"}, ErrorCode.INVALID) from None
 
 
 @page
@@ -58,6 +59,6 @@ async def explore(admin: Admin) -> Response:
     which browsers never send (so no server's log holds it); GraphiQL takes it out of the address
     at once, so the history does not keep it either."""
     if not admin.graphiql:
-        raise DomainError.single(None, "GraphiQL is switched off on this server.", ErrorCode.NOT_FOUND)
-    _, secret = await tokens.issue_explorer_token(admin.scope)
+        raise DomainError.single(None, _("GraphiQL is switched off on this server."), ErrorCode.NOT_FOUND)
+    secret = (await tokens.issue_explorer_token(admin.scope))[1]
     return RedirectResponse(f"/graphql#token={secret}", status_code=303)

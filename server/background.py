@@ -1,0 +1,80 @@
+"""What a worker does beside answering requests: the escalation sweep, and listening for changes.
+
+Every worker sweeps every ``KEHU_SWEEP_SECONDS`` (models/escalation.py makes that safe: each
+escalation happens once however many sweep). On PostgreSQL every worker also LISTENs for the
+changes any worker announces (models/live.py) on a connection of its own, and hands them to
+its hub, where subscriptions and the admin's event streams read them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+from models import db, escalation, live
+from server.settings import Settings
+
+__all__ = ["running"]
+
+log = logging.getLogger("kehu.background")
+_RETRY_SECONDS = 5.0
+
+
+async def _sweeping(every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            swept = await escalation.sweep()
+            if swept.total:
+                log.info("escalated %d complaints (%d first responses, %d resolutions late)",
+                         swept.total, swept.first_response, swept.resolution)
+        except Exception as error:  # the database may be away for a while; the next sweep catches up
+            log.warning("the escalation sweep failed: %s", error.__class__.__name__ if db.unavailable(error) else error)
+
+
+def _deliver(connection, pid, channel, payload: str) -> None:
+    if (change := live.Change.decode(payload)) is not None:
+        live.hub.publish(change)
+
+
+async def _listening(database_url: str) -> None:
+    """LISTEN on a connection of its own, reconnecting when it is lost."""
+    while True:
+        try:
+            connection = await asyncpg.connect(database_url, server_settings={"application_name": "kehu-listen"})
+        except Exception as error:
+            log.warning("cannot listen for changes (%s); retrying", error.__class__.__name__)
+            await asyncio.sleep(_RETRY_SECONDS)
+            continue
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _, lost=lost: lost.set())
+        try:
+            await connection.add_listener(live.CHANNEL, _deliver)
+            await lost.wait()
+        except Exception as error:
+            log.warning("listening for changes stopped (%s); reconnecting", error.__class__.__name__)
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close()
+        await asyncio.sleep(_RETRY_SECONDS)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[None]:
+    tasks = []
+    if settings.sweep_seconds:
+        tasks.append(asyncio.create_task(_sweeping(settings.sweep_seconds), name="kehu-sweep"))
+    if not settings.is_sqlite:
+        tasks.append(asyncio.create_task(_listening(settings.database_url), name="kehu-listen"))
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
