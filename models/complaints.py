@@ -55,6 +55,7 @@ __all__ = [
     "count_complaints",
     "file_complaint",
     "list_complaints",
+    "queue_teams",
     "sla",
     "transition_complaint",
     "visible",
@@ -616,6 +617,8 @@ async def count_complaints(scope: Scope, filter: ComplaintFilter) -> int:
 
 async def complaints_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any]]:
     """Complaints by id, those the caller may not see left out."""
+    if not ids:
+        return {}
     q = Query()
     sql = f"SELECT {_SELECT} FROM {_base(scope, q)} AND k.id IN {q.in_list(ids)}"
     return {row["id"]: _row(row) for row in await fetch(sql, q, Complaint)}
@@ -678,3 +681,10 @@ async def assignable(scope: Scope) -> list[dict[str, Any]]:
     return await fetch(
         f"SELECT id, display_name, team_id FROM staff_user WHERE id IN {q.in_list(ids)} ORDER BY display_name, id", q
     )
+
+
+@requires("complaint.read")
+async def queue_teams(scope: Scope) -> list[dict[str, Any]]:
+    """The teams whose queues the caller may filter by: those it reaches (all with ALL scope)."""
+    q = Query()
+    return await fetch(f"SELECT t.id, t.name FROM team t WHERE {scope.teams(q, 't.id')} ORDER BY t.name, t.id LIMIT 1000", q)

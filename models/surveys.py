@@ -180,6 +180,8 @@ async def survey_answers(scope: Scope, complaint_ids: list[int]) -> dict[int, di
     """The answers to the surveys of complaints the caller sees."""
     from models.complaints import visible
 
+    if not complaint_ids:
+        return {}
     q = Query()
     sql = (
         "SELECT a.id, a.complaint_id, a.csat, a.nps, a.comment, a.via, a.answered_at FROM survey_answer a"

@@ -1,4 +1,4 @@
-"""Browser assets (GraphiQL, React, htmx) from the npm registry into ``static/vendor/``, and the
+"""Browser assets (GraphiQL, React, htmx and its SSE extension) from the npm registry into ``static/vendor/``, and the
 admin's message catalogs compiled (``locales/*/LC_MESSAGES/messages.mo``, see ``server.i18n``).
 
 Run ``python -m server.assets`` once at install time. It fetches each pinned package with
@@ -86,6 +86,11 @@ ASSETS: dict[str, Asset] = {
     "htmx": Asset(
         "htmx.org", "2.0.11", "dist/htmx.min.js",
         "sha384-2OatzQy1H+Zd/IIrjr1TcuDGqLXeHhbooAyJY1KdQMKnr4LZ22k31GBLdYKHmVjg",
+    ),
+    # htmx's server-sent events extension: the complaint queue's live updates.
+    "htmx-sse": Asset(
+        "htmx-ext-sse", "2.2.4", "dist/sse.min.js",
+        "sha384-A986SAtodyH8eg8x8irJnYUk7i9inVQqYigD6qZ9evobksGNIXfeFvDwLSHcp31N",
     ),
 }
 

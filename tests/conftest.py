@@ -260,3 +260,21 @@ def count_statements() -> Iterator[StatementCounter]:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def browser(clean_db, settings):
+    """``browser(base_url)``: a cookie-keeping client of the app, like a browser (no redirects followed),
+    asking for English pages (tests/test_i18n.py covers the Chinese ones)."""
+    clients: list[httpx.AsyncClient] = []
+
+    def make(base_url: str = "http://kehu.test") -> httpx.AsyncClient:
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(settings)), base_url=base_url, headers={"accept-language": "en"}
+        )
+        clients.append(http)
+        return http
+
+    yield make
+    for http in clients:
+        await http.aclose()

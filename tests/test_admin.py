@@ -19,24 +19,6 @@ SYSTEM = Scope.of_system()
 ENGLISH = {"accept-language": "en"}
 
 
-@pytest.fixture
-async def browser(clean_db, settings):
-    """``browser(base_url)``: a cookie-keeping client of the app, like a browser (no redirects followed),
-    asking for English pages (tests/test_i18n.py covers the Chinese ones)."""
-    clients: list[httpx.AsyncClient] = []
-
-    def make(base_url: str = "http://kehu.test") -> httpx.AsyncClient:
-        http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(settings)), base_url=base_url, headers=ENGLISH
-        )
-        clients.append(http)
-        return http
-
-    yield make
-    for http in clients:
-        await http.aclose()
-
-
 def _field(html: str, name: str) -> str:
     return re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
 

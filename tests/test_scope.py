@@ -186,7 +186,7 @@ NOT_CUSTOMER_READS = {
         "configuration: SLA policies, the working calendar and categories belong to no customer",
     ),
     **dict.fromkeys(
-        ["complaints.colleagues", "complaints.assignable"],
+        ["complaints.colleagues", "complaints.assignable", "complaints.queue_teams"],
         "staff named on complaints (id and name), or those within the caller's reach (test_delegation.py)",
     ),
     "surveys.survey_for_token": "the survey link's token is the customer's credential; it names no customer",

@@ -1,4 +1,5 @@
-"""The browser admin at ``/admin``: staff, roles, teams, API tokens and the audit log.
+"""The browser admin at ``/admin``: complaints, customers, service levels, staff, roles, teams,
+API tokens and the audit log.
 
 Server-rendered with Jinja2, made lively with htmx; a thin face over models/, which checks
 every permission the same way for the admin as for the API.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route
 
-from server.admin import audit, roles, sessions, staff, teams, tokens
+from server.admin import audit, complaints, customers, roles, service_levels, sessions, staff, teams, tokens
 
 __all__ = ["admin_mount"]
 
@@ -37,4 +38,17 @@ def admin_mount() -> Mount:
         Route("/tokens/{id:int}/revoke", tokens.revoke_token, methods=["POST"]),
         Route("/explore", tokens.explore, methods=["POST"]),
         Route("/audit", audit.list_events),
+        Route("/complaints", complaints.queue),
+        Route("/complaints/rows", complaints.queue_rows),
+        Route("/complaints/events", complaints.events),
+        Route("/complaints/{id:int}", complaints.complaint_page),
+        Route("/complaints/{id:int}/move", complaints.move, methods=["POST"]),
+        Route("/complaints/{id:int}/assign", complaints.assign, methods=["POST"]),
+        Route("/complaints/{id:int}/notes", complaints.add_note, methods=["POST"]),
+        Route("/customers", customers.search),
+        Route("/customers/{id:int}", customers.customer_page),
+        Route("/service-levels", service_levels.edit),
+        Route("/service-levels/policies", service_levels.update_policy, methods=["POST"]),
+        Route("/service-levels/hours", service_levels.update_hours, methods=["POST"]),
+        Route("/service-levels/days", service_levels.set_day, methods=["POST"]),
     ])

@@ -40,6 +40,7 @@ __all__ = [
 
 SESSION_COOKIE = "kehu_admin"
 _HTMX = "htmx"
+_SSE = "htmx-sse"
 _STATUS = {ErrorCode.FORBIDDEN: 403, ErrorCode.NOT_FOUND: 404}
 
 
@@ -49,7 +50,7 @@ def cookie_name(request: Request, name: str) -> str:
 
 
 def _policy(htmx_from_cdn: bool) -> str:
-    script = f"'self' {assets.cdn_url(_HTMX)}" if htmx_from_cdn else "'self'"
+    script = f"'self' {assets.cdn_url(_HTMX)} {assets.cdn_url(_SSE)}" if htmx_from_cdn else "'self'"
     return "; ".join([
         "default-src 'none'", f"script-src {script}", "style-src 'self'", "img-src 'self'", "connect-src 'self'",
         "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'",
@@ -100,9 +101,9 @@ def render(
     htmx = assets.tag(_HTMX)
     with i18n.activated(language_of(request)):  # also for a view that is not ``localized``
         html = templates.get_template(f"admin/{template}").render(
-            request=request, admin=admin, htmx=htmx, csrf=admin.csrf if admin else None, **context
+            request=request, admin=admin, htmx=htmx, sse=assets.tag(_SSE), csrf=admin.csrf if admin else None, **context
         )
-    return HTMLResponse(html, status_code=status, headers=security_headers(htmx.cdn))
+    return HTMLResponse(html, status_code=status, headers=security_headers(htmx.cdn or assets.tag(_SSE).cdn))
 
 
 def security_headers(htmx_from_cdn: bool) -> dict[str, str]:

@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from models.errors import DomainError
 from models.sessions import end_session, start_session
+from server.admin.complaints import complaint_work
 from server.admin.pages import SESSION_COOKIE, Admin, cookie_name, localized, page, render
 from server.i18n import gettext as _
 
@@ -95,4 +96,4 @@ async def logout(admin: Admin) -> Response:
 
 @page
 async def home(admin: Admin) -> Response:
-    return render(admin.request, "home.html", {}, admin=admin)
+    return render(admin.request, "home.html", await complaint_work(admin), admin=admin)
