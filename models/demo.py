@@ -25,6 +25,8 @@ from typing import Any, Generic, TypeVar
 
 from tortoise.transactions import in_transaction
 
+from models.access import Team
+from models.complaints import assign_complaint, file_complaint, transition_complaint
 from models.customers import Customer, Gender, Source, create_customer
 from models.graph import LinkKind, link_customers, set_referrer
 from models.interactions import Direction, InteractionKind, log_interaction
@@ -32,6 +34,7 @@ from models.orders import OrderStatus, record_order
 from models.permissions import DataScope
 from models.scope import Scope
 from models.staff import create_role, create_team, create_user
+from models.surveys import submit_survey
 from models.tokens import LOGIN_TOKEN_LIFETIME, create_api_token
 from models.validation import clean_email, clean_phone
 
@@ -546,9 +549,11 @@ class DemoAdmin:
 _DEMO_TEAMS = (("华东 East", None), ("上海 Shanghai", 0), ("华南 South", None))
 _DEMO_ROLES = (
     ("Sales", "Works the customers of their own team and sub-teams", DataScope.TEAM_AND_SUBTEAMS,
-     ["customer.read", "customer.create", "customer.update", "interaction.create", "order.create"]),
-    ("Service", "Answers every customer, sees contact details", DataScope.ALL,
-     ["customer.read", "customer.pii", "interaction.create", "complaint.read", "complaint.handle"]),
+     ["customer.read", "customer.create", "customer.update", "interaction.create", "order.create", "complaint.read",
+      "complaint.create"]),
+    ("Service", "Answers every customer, sees contact details, works complaints", DataScope.ALL,
+     ["customer.read", "customer.pii", "interaction.create", "complaint.read", "complaint.create", "complaint.handle",
+      "complaint.assign"]),
     ("Analyst", "Reads every customer, masked", DataScope.ALL, ["customer.read"]),
 )
 
@@ -581,8 +586,41 @@ async def seed_demo_staff() -> DemoAdmin:
     for index, seller in enumerate(sellers):
         mine = customer_ids[index :: len(sellers)]
         await Customer.filter(id__in=mine).update(owner_id=seller["id"], team_id=seller["team_id"])
+    for team, seller in zip(teams, sellers, strict=True):
+        await Team.filter(id=team["id"]).update(lead_id=seller["id"])
+    await _seed_complaints(customer_ids, staff[3]["id"])
     password = secrets.token_urlsafe(18)
     admin = await create_user(system, "admin@kehu.example", "Admin", password, is_superuser=True)
     expires_at = datetime.now(UTC) + LOGIN_TOKEN_LIFETIME
     _, token = await create_api_token(system, admin["id"], "GraphiQL (demo)", expires_at)
     return DemoAdmin(admin["email"], password, token)
+
+
+_DEMO_COMPLAINTS = (
+    # subject, category, channel, priority, the moves made so far
+    ("快递三天没更新", "delivery", "wechat", "high", ()),
+    ("收到的杯子碎了", "product_quality", "app", "urgent", ("acknowledged",)),
+    ("发票抬头开错了", "billing", "email", "normal", ("acknowledged", "in_progress")),
+    ("客服态度不好", "service_attitude", "phone", "high", ("acknowledged", "in_progress", "waiting_on_customer")),
+    ("退款还没到账", "billing", "phone", "urgent", ("acknowledged", "in_progress", "resolved")),
+    ("尺码和描述不符", "product_quality", "web", "low", ("acknowledged", "in_progress", "resolved", "closed")),
+    ("门店少给了赠品", "other", "store", "normal", ("cancelled",)),
+    ("The parcel went to the wrong city", "delivery", "email", "normal", ()),
+)
+
+
+async def _seed_complaints(customer_ids: list[int], handler_id: int) -> None:
+    """A few complaints in every state, worked by the service desk; one closed and rated."""
+    system = Scope.of_system()
+    for index, (subject, category, channel, priority, moves) in enumerate(_DEMO_COMPLAINTS):
+        customer_id = customer_ids[(index * 37) % len(customer_ids)]
+        complaint = await file_complaint(system, customer_id, {
+            "subject": subject, "description": subject, "channel": channel, "category": category, "priority": priority,
+        })
+        if moves and moves[0] != "cancelled":
+            await assign_complaint(system, complaint["id"], handler_id)
+        for move in moves:
+            await transition_complaint(system, complaint["id"], move, "已处理" if move == "resolved" else None)
+        if "closed" in moves:
+            await submit_survey(system, {"csat": 4, "nps": 8, "comment": "处理得挺快"}, complaint_id=complaint["id"])
+

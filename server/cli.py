@@ -75,7 +75,9 @@ async def _seed(settings: Settings, count: int, if_empty: bool):
 
     from models import db
     from models.demo import is_empty, seed_demo, seed_demo_staff
+    from server import secret
 
+    secret.configure(settings)  # closing a demo complaint issues its survey link
     await db.init(settings.database_url, settings.db_pool_size)
     try:
         if if_empty and not await is_empty():

@@ -143,3 +143,86 @@ async def test_a_closed_complaint_takes_one_survey_answer(clean_db):
     assert again.value.errors[0].code is ErrorCode.DUPLICATE
     assert (await surveys.survey_for_token(token))["state"] == "answered"
     assert await surveys.survey_for_token("x" * 43) is None
+
+
+SHANGHAI = __import__("zoneinfo").ZoneInfo("Asia/Shanghai")
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+async def test_sla_clocks_count_working_time_around_a_holiday_week_a_pause_and_a_make_up_saturday(clean_db, monkeypatch):
+    from models import service_levels
+
+    await service_levels.update_sla_policy(SYSTEM, "urgent", {"working_time": True})  # 1 h / 8 h
+    for day in range(1, 8):
+        await service_levels.set_calendar_day(SYSTEM, f"2026-10-0{day}", "holiday", "国庆节")
+    for day in ("2026-09-27", "2026-10-10"):
+        await service_levels.set_calendar_day(SYSTEM, day, "workday", "调休")
+    clock = {"now": _at("2026-09-30 17:00")}
+    monkeypatch.setattr(complaints, "now", lambda: clock["now"])
+
+    complaint = await _complaint("URGENT")
+    assert complaint["first_response_due_at"] == _at("2026-09-30 18:00")
+    # 1 h on the 30th, the National Day week off, then 7 h on Thursday the 8th
+    assert complaint["resolution_due_at"] == _at("2026-10-08 16:00")
+
+    clock["now"] = _at("2026-09-30 17:30")
+    await complaints.transition_complaint(SYSTEM, complaint["id"], "ACKNOWLEDGED")
+    await complaints.transition_complaint(SYSTEM, complaint["id"], "IN_PROGRESS")
+    clock["now"] = _at("2026-10-08 10:00")
+    await complaints.transition_complaint(SYSTEM, complaint["id"], "WAITING_ON_CUSTOMER")
+    paused = await complaints.complaints_by_ids(SYSTEM, [complaint["id"]])
+    calendar_clock = await service_levels.clock_for(True)
+    state = complaints.sla(paused[complaint["id"]], calendar_clock, _at("2026-10-08 12:00"))
+    assert state.paused and state.time_left_seconds is None and not state.resolution_breached
+
+    clock["now"] = _at("2026-10-09 10:00")  # waited 8 h on the 8th and 1 h on the 9th, all working time
+    resumed = await complaints.transition_complaint(SYSTEM, complaint["id"], "IN_PROGRESS")
+    assert resumed["paused_seconds"] == 9 * 3600
+    assert resumed["resolution_due_at"] == _at("2026-10-09 16:00")
+    state = complaints.sla(resumed, calendar_clock, _at("2026-10-09 15:00"))
+    assert state.time_left_seconds == 3600 and not state.resolution_breached
+    late = complaints.sla(resumed, calendar_clock, _at("2026-10-10 10:00"))  # the make-up Saturday counts
+    assert late.time_left_seconds == -3 * 3600 and late.resolution_breached
+
+    clock["now"] = _at("2026-10-09 17:00")  # Friday, 1 h before closing
+    weekend = await _complaint("URGENT")
+    assert weekend["first_response_due_at"] == _at("2026-10-09 18:00")
+    assert weekend["resolution_due_at"] == _at("2026-10-10 16:00")  # 1 h on Friday, 7 h on the make-up Saturday
+
+
+async def test_around_the_clock_policies_ignore_the_calendar(clean_db, monkeypatch):
+    monkeypatch.setattr(complaints, "now", lambda: _at("2026-10-01 23:00"))
+    complaint = await _complaint("HIGH")  # 4 h / 24 h, in the middle of the holiday
+    assert complaint["first_response_due_at"] == _at("2026-10-02 03:00")
+    assert complaint["resolution_due_at"] == _at("2026-10-02 23:00")
+
+
+async def test_concurrent_filings_get_distinct_consecutive_references(clean_db):
+    import asyncio
+
+    customer = await create_customer(SYSTEM, {"name": "并发"})
+    data = {"subject": "s", "description": "d", "channel": "APP", "category": "other"}
+    filed = await asyncio.gather(*(complaints.file_complaint(SYSTEM, customer["id"], data) for _ in range(20)))
+    numbers = sorted(int(row["reference"][-6:]) for row in filed)
+    assert numbers == list(range(numbers[0], numbers[0] + 20))
+
+
+async def test_two_sweeps_at_once_escalate_each_breach_exactly_once(clean_db):
+    import asyncio
+
+    from models.access import Team, User
+
+    lead = await User.create(email="lead@example.com", display_name="lead", password_hash="!")
+    team = await Team.create(name="售后", lead_id=lead.id)
+    made = [await _complaint() for _ in range(30)]
+    await Complaint.filter(id__in=[row["id"] for row in made]).update(team_id=team.id)
+    later = datetime.now(UTC) + timedelta(hours=9)  # the first responses are late, the resolutions not yet
+    first, second = await asyncio.gather(escalation.sweep(later), escalation.sweep(later))
+    assert first.first_response + second.first_response == 30
+    assert await Complaint.filter(escalation_level=1).count() == 30
+    assert await ComplaintEvent.filter(kind="escalated").count() == 30
+    assert await Notification.filter(user_id=lead.id, kind="escalated").count() == 30
+    assert (await escalation.sweep(later)).total == 0
