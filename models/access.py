@@ -77,6 +77,8 @@ class User(Model):
     roles = fields.ManyToManyField("models.Role", related_name="users", through="user_role")
     is_active = fields.BooleanField(default=True)
     is_superuser = fields.BooleanField(default=False)
+    language = fields.CharField(max_length=8, null=True)
+    """The admin's language for this user (zh_CN or en); none: as the browser asks."""
     last_login_at = fields.DatetimeField(null=True)
     failed_logins = fields.IntField(default=0)
     locked_until = fields.DatetimeField(null=True)

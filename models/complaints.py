@@ -12,6 +12,7 @@ breaches and escalates them.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -48,6 +49,7 @@ __all__ = [
     "assignable",
     "categories",
     "colleagues",
+    "set_category",
     "complaint_by_reference",
     "complaint_counts",
     "complaints_by_ids",
@@ -100,13 +102,18 @@ STOPPED = (Status.WAITING_ON_CUSTOMER, Status.RESOLVED)
 RUNNING = tuple(s for s in OPEN if s not in STOPPED)
 """Open statuses in which the resolution clock runs."""
 
-CATEGORIES = ("product_quality", "delivery", "billing", "service_attitude", "other")
-"""The categories a complaint may be filed under, until an admin configures others."""
+CATEGORIES = {
+    "product_quality": "产品质量 Product quality", "delivery": "物流配送 Delivery", "billing": "账单发票 Billing",
+    "service_attitude": "服务态度 Service attitude", "other": "其他 Other",
+}
+"""The categories a complaint may be filed under, until an admin configures them."""
+_CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 
 
-def in_list(statuses: tuple[Status, ...]) -> str:
-    """Statuses as an SQL literal list: literals, so that the partial indexes of migration 0014 apply."""
-    return "(" + ", ".join(f"'{s.value}'" for s in statuses) + ")"
+def in_list(members: tuple[Enum, ...]) -> str:
+    """Enum members (statuses, priorities) as an SQL literal list: literals, so that the partial
+    indexes of migration 0014 apply whatever plan PostgreSQL keeps."""
+    return "(" + ", ".join(f"'{member.value}'" for member in members) + ")"
 
 
 class ComplaintCategory(Model):
@@ -166,7 +173,10 @@ class Complaint(Model):
 
     class Meta:
         table = "complaint"
-        indexes = (("customer_id", "created_at", "id"), ("assignee_id", "status"), ("team_id", "status"), ("created_at", "id"))
+        indexes = (
+            ("customer_id", "created_at", "id"), ("assignee_id", "status"), ("team_id", "status"), ("created_at", "id"),
+            ("due_at", "id"),  # any list by due time, closed ones included (the breached list)
+        )
         # The queue's and the sweep's partial indexes: migration 0014.
 
 
@@ -247,10 +257,40 @@ def sla(row: dict[str, Any], clock: SlaClock, at: datetime | None = None) -> Sla
 
 # Filing
 
-async def categories(connection=None) -> list[dict[str, Any]]:
-    """The active categories, in the order configured; the defaults until an admin sets some."""
-    rows = await ComplaintCategory.filter(active=True).using_db(connection).order_by("id").values("code", "label")
-    return rows or [{"code": code, "label": code.replace("_", " ")} for code in CATEGORIES]
+async def categories(connection=None, *, inactive: bool = False) -> list[dict[str, Any]]:
+    """The active categories (``inactive``: all), in the order configured; the defaults until an admin sets some."""
+    if not await ComplaintCategory.all().using_db(connection).exists():
+        return [{"code": code, "label": label, "active": True} for code, label in CATEGORIES.items()]
+    rows = ComplaintCategory.all() if inactive else ComplaintCategory.filter(active=True)
+    return await rows.using_db(connection).order_by("id").values("code", "label", "active")
+
+
+@requires("complaint.configure")
+async def set_category(scope: Scope, code: Any, label: Any, active: bool = True) -> list[dict[str, Any]]:
+    """Add a category, or relabel, retire (``active`` false) or restore one; every category after.
+
+    Codes stay once used (complaints keep theirs): a category is retired, never deleted.
+    """
+    code = clean_text(code, "code", max_length=32, required=True).lower()
+    if not _CATEGORY_CODE.match(code):
+        raise DomainError.single("code", "code is 2 to 32 lower-case letters, digits or _, starting with a letter.", ErrorCode.INVALID)
+    label = clean_text(label, "label", max_length=100, required=True)
+    async with in_transaction() as connection:
+        if not await ComplaintCategory.all().using_db(connection).exists():  # the defaults become editable rows
+            await ComplaintCategory.bulk_create(
+                [ComplaintCategory(code=c, label=text) for c, text in CATEGORIES.items()], using_db=connection
+            )
+        existing = await ComplaintCategory.get_or_none(code=code).using_db(connection)
+        before = {"code": code, "label": existing.label, "active": existing.active} if existing else None
+        if existing is None:
+            await ComplaintCategory.create(code=code, label=label, active=active, using_db=connection)
+        else:
+            await ComplaintCategory.filter(id=existing.id).using_db(connection).update(label=label, active=active)
+        if not await ComplaintCategory.filter(active=True).using_db(connection).exists():
+            raise DomainError.single("active", "at least one category must stay active.", ErrorCode.INVALID)
+        await record(scope, "complaint_category.set", "complaint_category", None, before=before,
+                     after={"code": code, "label": label, "active": active}, connection=connection)
+        return await categories(connection, inactive=True)
 
 
 async def _category(value: Any, connection) -> str:
@@ -565,10 +605,12 @@ class ComplaintFilter:
 
     def where(self, q: Query) -> list[str]:
         conditions = []
+        # Statuses and priorities are literals (members of their enums), so that a plan PostgreSQL
+        # keeps for the statement still sees which partial index applies.
         if self.statuses:
-            conditions.append(f"k.status IN {q.in_list([Status(s).value for s in self.statuses])}")
+            conditions.append(f"k.status IN {in_list(tuple(Status(s) for s in self.statuses))}")
         if self.priorities:
-            conditions.append(f"k.priority IN {q.in_list([Priority(p).value for p in self.priorities])}")
+            conditions.append(f"k.priority IN {in_list(tuple(Priority(p) for p in self.priorities))}")
         if self.assignee_id is not None:
             conditions.append(f"k.assignee_id = {q.param(self.assignee_id)}")
         if self.unassigned:

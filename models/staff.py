@@ -43,6 +43,8 @@ __all__ = [
     "create_user",
     "deactivate_user",
     "delete_role",
+    "lead_choices",
+    "set_my_language",
     "list_roles",
     "list_teams",
     "list_users",
@@ -61,11 +63,14 @@ __all__ = [
 ]
 
 MAX_TEAMS = 1000
-_TEAM_COLUMNS = "t.id, t.name, t.parent_id, t.created_at"
+_TEAM_COLUMNS = "t.id, t.name, t.parent_id, t.lead_id, t.created_at"
 _ROLE_COLUMNS = "r.id, r.name, r.description, r.permissions, r.data_scope, r.created_at"
 _USER_COLUMNS = (
-    "u.id, u.email, u.display_name, u.team_id, u.is_active, u.is_superuser, u.last_login_at, u.locked_until, u.created_at"
+    "u.id, u.email, u.display_name, u.team_id, u.is_active, u.is_superuser, u.last_login_at, u.locked_until, u.created_at,"
+    " u.language"
 )
+LANGUAGES = ("zh_CN", "en")
+"""The languages the admin speaks, Chinese first."""
 _BY_NAME = {"t": SortKey("t.name", "text", descending=False), "r": SortKey("r.name", "text", descending=False)}
 _BY_EMAIL = SortKey("u.email", "text", descending=False)
 
@@ -164,7 +169,7 @@ async def _team_in_reach(scope: Scope, team_id: int | None, field: str, connecti
 
 
 def _team_row(team: Team) -> dict[str, Any]:
-    return {"id": team.id, "name": team.name, "parent_id": team.parent_id, "created_at": team.created_at}
+    return {"id": team.id, "name": team.name, "parent_id": team.parent_id, "lead_id": team.lead_id, "created_at": team.created_at}
 
 
 @requires("role.manage")
@@ -178,6 +183,28 @@ async def create_team(scope: Scope, name: str, parent_id: int | None = None) -> 
     return _team_row(team)
 
 
+async def _lead(scope: Scope, user_id: int | None, connection) -> int | None:
+    if user_id is None:
+        return None
+    q = Query()
+    rows = await connection.execute_query_dict(
+        f"SELECT u.id FROM staff_user u WHERE u.id = {q.param(user_id)} AND u.is_active AND {scope.users(q, 'u')}", q.params
+    )
+    if not rows:
+        raise DomainError.single("leadId", "no such active staff member.", ErrorCode.NOT_FOUND)
+    return user_id
+
+
+@requires("role.manage")
+async def lead_choices(scope: Scope) -> list[dict[str, Any]]:
+    """Who may lead a team the caller manages: active staff within its reach, by name."""
+    q = Query()
+    return await fetch(
+        f"SELECT u.id, u.display_name FROM staff_user u WHERE u.is_active AND {scope.users(q, 'u')}"
+        f" ORDER BY u.display_name, u.id LIMIT {MAX_TEAMS}", q,
+    )
+
+
 async def _lock_teams(connection) -> None:
     """Serialise team moves on PostgreSQL, so two concurrent moves cannot close a loop."""
     if connection.capabilities.dialect == "postgres":
@@ -186,10 +213,11 @@ async def _lock_teams(connection) -> None:
 
 @requires("role.manage")
 async def update_team(scope: Scope, team_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    """Rename (``name``) and move (``parent_id``, None for the top); a team cannot sit below itself.
+    """Rename (``name``), move (``parent_id``, None for the top) and name its ``lead_id`` (None: none).
 
     Both the team and where it goes must be within reach: moving a team under one's own would
-    widen one's scope, a grant nobody holds.
+    widen one's scope, a grant nobody holds. A team cannot sit below itself. Its lead, who is
+    told of the team's escalated complaints, is an active member of staff within reach.
     """
     values = {}
     if "name" in changes:
@@ -209,6 +237,8 @@ async def update_team(scope: Scope, team_id: int, changes: dict[str, Any]) -> di
                     raise DomainError.single("parentId", "a team cannot sit below itself.", ErrorCode.CYCLE)
                 ancestor = await _team_or_not_found(ancestor.parent_id, "parentId", connection)
             values["parent_id"] = parent_id
+        if "lead_id" in changes and changes["lead_id"] != team.lead_id:  # keeping a lead out of reach is no change
+            values["lead_id"] = await _lead(scope, changes["lead_id"], connection)
         before = _team_row(team)
         if values:
             await Team.filter(id=team_id).using_db(connection).update(**values)
@@ -543,6 +573,19 @@ async def update_user(scope: Scope, user_id: int, changes: dict[str, Any]) -> di
     except IntegrityError:
         raise DomainError.single("email", "a user with this email exists.", ErrorCode.DUPLICATE) from None
     return after
+
+
+@requires()
+async def set_my_language(scope: Scope, language: str | None) -> str | None:
+    """The caller's own admin language (one of ``LANGUAGES``), or None to follow the browser."""
+    if language is not None and language not in LANGUAGES:
+        raise DomainError.single("language", f"language must be one of {', '.join(LANGUAGES)}.", ErrorCode.INVALID)
+    async with in_transaction() as connection:
+        user = await User.get(id=scope.viewer.user_id).using_db(connection)
+        await User.filter(id=user.id).using_db(connection).update(language=language)
+        await record(scope, "user.set_language", "user", user.id, before={"language": user.language},
+                     after={"language": language}, connection=connection)
+    return language
 
 
 async def _set_active(scope: Scope, user_id: int, active: bool) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from schema.nodes import NodeQueries
 from schema.orders import OrderMutations
 from schema.scalars import SCALAR_MAP
 from schema.staff import StaffMutations, StaffQueries
+from schema.subscriptions import Subscription
 from schema.tokens import TokenMutations, TokenQueries
 
 __all__ = ["build_schema"]
@@ -61,6 +62,7 @@ def build_schema(
     return _Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         execution_context_class=BreadthFirstExecutionContext,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=True),

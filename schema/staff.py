@@ -37,13 +37,14 @@ class Team(Node):
     loader = "team"
     pk: strawberry.Private[int]
     parent_pk: strawberry.Private[int | None]
+    lead_pk: strawberry.Private[int | None]
     name: str = strawberry.field(description="The team's name.")
     created_at: datetime = strawberry.field(description="When the team was made.")
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Team:
         return cls(
-            id=to_global_id("Team", row["id"]), pk=row["id"], parent_pk=row["parent_id"],
+            id=to_global_id("Team", row["id"]), pk=row["id"], parent_pk=row["parent_id"], lead_pk=row.get("lead_id"),
             name=row["name"], created_at=row["created_at"],
         )
 
@@ -53,6 +54,13 @@ class Team(Node):
             return None
         row = await info.context.loaders.team.load(self.parent_pk)
         return Team.from_row(row) if row else None
+
+    @strawberry.field(description="Who is told when the team's complaints are escalated; null when nobody (or out of reach).")
+    async def lead(self, info: Info) -> User | None:
+        if self.lead_pk is None:
+            return None
+        row = await info.context.loaders.user.load(self.lead_pk)
+        return User.from_row(row) if row else None
 
 
 @strawberry.type(description="A set of permissions with a data scope, given to staff.")
@@ -267,6 +275,10 @@ class UpdateTeamInput(Idempotent):
     parent_id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="Move under this team; null moves it to the top. Never below itself."
     )
+    lead_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The User told when the team's complaints are escalated: active and within your reach; null for none.",
+    )
 
 
 @strawberry.type(description="The result of a change to a team.")
@@ -394,6 +406,8 @@ class StaffMutations:
             changes = input_dict(input, exclude={"id"})
             if "parent_id" in changes:
                 changes["parent_id"] = _team_pk(changes["parent_id"], "parentId")
+            if changes.get("lead_id") is not None:
+                changes["lead_id"] = node_pk(changes["lead_id"], "leadId", "User")
             row = await staff.update_team(info.context.scope, node_pk(input.id, "id", "Team"), changes)
             return {"team": row}
 

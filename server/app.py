@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from models import db
@@ -19,6 +19,7 @@ from server import background, secret
 from server.access_log import AccessLog
 from server.admin import admin_mount
 from server.graphql_http import GraphQLEndpoint
+from server.graphql_ws import GraphQLWebSocketEndpoint
 from server.headers import SecurityHeaders
 from server.settings import ROOT, Settings
 from server.survey import survey_routes
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         debug=False,
         routes=[
             Route("/graphql", GraphQLEndpoint(schema, settings), methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+            WebSocketRoute("/graphql", GraphQLWebSocketEndpoint(schema, settings)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *survey_routes(),

@@ -22,6 +22,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from models import staff
 from server.settings import ROOT
 
 __all__ = [
@@ -29,7 +30,9 @@ __all__ = [
     "negotiate", "ngettext", "translations",
 ]
 
-LANGUAGES = ("zh_CN", "en")
+LANGUAGES = staff.LANGUAGES
+NAMES = {"zh_CN": "中文", "en": "English"}
+"""Each language by its own name, as a language menu shows it."""
 DEFAULT = "zh_CN"
 LOCALES = ROOT / "locales"
 _DOMAIN = "messages"

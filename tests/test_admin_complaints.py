@@ -153,3 +153,49 @@ async def test_home_shows_my_open_complaints(browser):
     await Complaint.filter(id=mine["id"]).update(assignee_id=me.id)
     home = await http.get("/admin/")
     assert mine["reference"] in home.text and "My open complaints" in home.text
+
+
+async def test_a_team_lead_is_named_within_reach_and_told_of_escalations(browser):
+    from models.access import Team
+    from models.staff import update_team
+    from tests.conftest import staff_member
+
+    east = (await create_team(SYSTEM, "East"))["id"]
+    west = (await create_team(SYSTEM, "West"))["id"]
+    lead = await staff_member("lead@example.com", ["complaint.read", "customer.read"], "TEAM", east)
+    outsider = await staff_member("out@example.com", ["complaint.read"], "TEAM", west)
+    http, csrf = await signed_in(browser, ["role.manage"], scope="TEAM", team_id=east)
+    page = await http.get("/admin/teams")
+    assert "lead@example.com" not in page.text and ">lead<" in page.text and ">out<" not in page.text
+    saved = await http.post(f"/admin/teams/{east}", data={"csrf_token": csrf, "name": "East", "parent_id": "", "lead_id": str(lead["id"])})
+    assert saved.status_code == 303 and (await Team.get(id=east)).lead_id == lead["id"]
+    refused = await http.post(f"/admin/teams/{east}", data={"csrf_token": csrf, "name": "East", "lead_id": str(outsider["id"])})
+    assert refused.status_code == 404 and (await Team.get(id=east)).lead_id == lead["id"]
+    # A lead named by someone wider stays when a narrower manager saves the team unchanged.
+    await update_team(SYSTEM, east, {"lead_id": outsider["id"]})
+    kept = await http.post(f"/admin/teams/{east}", data={"csrf_token": csrf, "name": "East 2", "lead_id": str(outsider["id"])})
+    assert kept.status_code == 303 and (await Team.get(id=east)).lead_id == outsider["id"]
+
+
+async def test_categories_are_configured_and_retired_not_deleted(browser):
+    from models.complaints import ComplaintCategory
+    from models.errors import DomainError
+
+    http, csrf = await signed_in(browser, ["complaint.read", "complaint.configure"])
+    page = await http.get("/admin/service-levels")
+    assert "product_quality" in page.text
+    added = await http.post("/admin/service-levels/categories", data={"csrf_token": csrf, "code": "packaging", "label": "包装破损"})
+    assert added.status_code == 200 and "包装破损" in added.text
+    assert await ComplaintCategory.all().count() == 6  # the five defaults became rows
+    await http.post("/admin/service-levels/categories", data={"csrf_token": csrf, "code": "billing", "label": "账单", "active": "false"})
+    codes = [row["code"] for row in await complaints.categories()]
+    assert "billing" not in codes and "packaging" in codes
+    bad = await http.post("/admin/service-levels/categories", data={"csrf_token": csrf, "code": "Bad Code!", "label": "x"})
+    assert bad.status_code == 400 and not await ComplaintCategory.filter(label="x").exists()
+    customer = await create_customer(SYSTEM, {"name": "包装"})
+    try:
+        await complaints.file_complaint(SYSTEM, customer["id"], {"subject": "s", "description": "d", "channel": "app", "category": "billing"})
+    except DomainError as error:
+        assert error.errors[0].field == "category"
+    else:
+        raise AssertionError("a retired category was accepted")

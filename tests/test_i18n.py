@@ -202,3 +202,20 @@ async def test_pages_and_the_messages_of_views_follow_each_requests_language(cle
     english = (await http.get("/admin/", headers={"accept-language": "en"})).text
     assert '<html lang="en">' in english and "Staff</a>" in english and "Sign out" in english
     assert "员工" not in english
+
+
+async def test_a_staff_members_own_language_wins_over_the_browsers(browser):
+    from models.access import User
+    from tests.test_admin import signed_in
+
+    http, csrf = await signed_in(browser, ["user.manage"])  # the browser asks for English
+    assert "Sign out" in (await http.get("/admin/")).text
+    chosen = await http.post("/admin/language", data={"csrf_token": csrf, "language": "zh_CN", "next": "/admin/staff"})
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/admin/staff"
+    assert (await User.get(email="admin@example.com")).language == "zh_CN"
+    page = await http.get("/admin/staff")
+    assert "退出登录" in page.text and 'lang="zh-CN"' in page.text
+    refused = await http.post("/admin/language", data={"csrf_token": csrf, "language": "fr"})
+    assert refused.status_code == 400 and (await User.get(email="admin@example.com")).language == "zh_CN"
+    await http.post("/admin/language", data={"csrf_token": csrf, "language": "", "next": "/admin/"})
+    assert "Sign out" in (await http.get("/admin/")).text

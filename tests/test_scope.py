@@ -149,14 +149,14 @@ NOT_CUSTOMER_READS = {
         ["staff.list_users", "staff.count_users", "staff.users_by_ids", "staff.list_teams", "staff.count_teams",
          "staff.all_teams", "staff.teams_by_ids", "staff.list_roles", "staff.count_roles", "staff.roles_by_ids",
          "staff.role_ids_by_user", "staff.role_user_counts", "tokens.list_api_tokens", "tokens.count_api_tokens",
-         "tokens.tokens_by_ids", "tokens.user_id_for_email", "audit.actors"],
+         "tokens.tokens_by_ids", "tokens.user_id_for_email", "audit.actors", "staff.lead_choices"],
         "staff, teams, roles and tokens: bounded by the reach of a manager (test_delegation.py)",
     ),
     **dict.fromkeys(
         ["staff.create_team", "staff.update_team", "staff.create_role", "staff.update_role",
          "staff.set_role_permission", "staff.delete_role", "staff.create_user", "staff.update_user",
          "staff.deactivate_user", "staff.reactivate_user", "staff.reset_password", "tokens.create_api_token",
-         "tokens.revoke_api_token", "tokens.issue_login_token", "tokens.issue_explorer_token"],
+         "tokens.revoke_api_token", "tokens.issue_login_token", "tokens.issue_explorer_token", "staff.set_my_language"],
         "a write to staff, teams, roles or tokens (test_delegation.py)",
     ),
     **dict.fromkeys(
@@ -182,7 +182,7 @@ NOT_CUSTOMER_READS = {
     **dict.fromkeys(
         ["service_levels.working_calendar", "service_levels.clock_for", "service_levels.sla_policies",
          "service_levels.calendar_days", "service_levels.update_sla_policy", "service_levels.update_working_hours",
-         "service_levels.set_calendar_day", "complaints.categories"],
+         "service_levels.set_calendar_day", "complaints.categories", "complaints.set_category"],
         "configuration: SLA policies, the working calendar and categories belong to no customer",
     ),
     **dict.fromkeys(

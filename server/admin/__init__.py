@@ -19,6 +19,7 @@ def admin_mount() -> Mount:
         Route("/", sessions.home),
         Route("/login", sessions.login, methods=["GET", "POST"]),
         Route("/logout", sessions.logout, methods=["POST"]),
+        Route("/language", sessions.set_language, methods=["POST"]),
         Route("/staff", staff.list_users),
         Route("/staff", staff.create_user, methods=["POST"]),
         Route("/staff/{id:int}", staff.edit_user),
@@ -51,4 +52,5 @@ def admin_mount() -> Mount:
         Route("/service-levels/policies", service_levels.update_policy, methods=["POST"]),
         Route("/service-levels/hours", service_levels.update_hours, methods=["POST"]),
         Route("/service-levels/days", service_levels.set_day, methods=["POST"]),
+        Route("/service-levels/categories", service_levels.set_category, methods=["POST"]),
     ])

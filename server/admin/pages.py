@@ -80,9 +80,9 @@ class Admin:
         return self.request.app.state.settings.graphiql
 
 
-def language_of(request: Request) -> str:
-    """The language to answer ``request`` in (a staff member's own choice can be passed on here once stored)."""
-    return i18n.negotiate(request.headers.get("accept-language"))
+def language_of(request: Request, admin: Admin | None = None) -> str:
+    """The language to answer ``request`` in: the signed-in staff member's own choice, else the browser's."""
+    return i18n.negotiate(request.headers.get("accept-language"), admin.me.get("language") if admin else None)
 
 
 def localized(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -99,9 +99,10 @@ def render(
     request: Request, template: str, context: dict[str, Any], status: int = 200, admin: Admin | None = None
 ) -> HTMLResponse:
     htmx = assets.tag(_HTMX)
-    with i18n.activated(language_of(request)):  # also for a view that is not ``localized``
+    with i18n.activated(language_of(request, admin)):  # also for a view that is not ``localized``
         html = templates.get_template(f"admin/{template}").render(
-            request=request, admin=admin, htmx=htmx, sse=assets.tag(_SSE), csrf=admin.csrf if admin else None, **context
+            request=request, admin=admin, htmx=htmx, sse=assets.tag(_SSE), csrf=admin.csrf if admin else None,
+            language_names=i18n.NAMES, **context
         )
     return HTMLResponse(html, status_code=status, headers=security_headers(htmx.cdn or assets.tag(_SSE).cdn))
 
@@ -176,10 +177,11 @@ def page(view: Callable[[Admin], Awaitable[Response]]) -> Callable[[Request], Aw
                 return render_error(
                     request, 403, _("The form's security token is missing or stale. Reload the page and try again."), admin
                 )
-        try:
-            return await view(admin)
-        except DomainError as error:
-            status = _STATUS.get(error.errors[0].code, 400)
-            return render_error(request, status, str(error), admin)
+        with i18n.activated(language_of(request, admin)):
+            try:
+                return await view(admin)
+            except DomainError as error:
+                status = _STATUS.get(error.errors[0].code, 400)
+                return render_error(request, status, str(error), admin)
 
     return endpoint

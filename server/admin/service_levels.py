@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from models import service_levels
+from models import complaints, service_levels
 from models.errors import DomainError
 from server.admin.complaints import labels
 from server.admin.pages import Admin, input_errors, page, render
 from server.i18n import gettext as _
 
-__all__ = ["edit", "set_day", "update_hours", "update_policy"]
+__all__ = ["edit", "set_category", "set_day", "update_hours", "update_policy"]
 
 
 def _minutes(raw: str | None) -> int | str | None:
@@ -25,6 +25,7 @@ async def _show(admin: Admin, status: int = 200, errors: list | None = None, not
         "policies": list((await service_levels.sla_policies()).values()),
         "calendar": calendar,
         "days": await service_levels.calendar_days(),
+        "categories": await complaints.categories(inactive=True),
         "weekday_names": [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")],
         "labels": labels(),
         "errors": errors or [],
@@ -74,3 +75,9 @@ async def set_day(admin: Admin) -> Response:
     kind = form.get("kind") or None
     return await _saved(admin, lambda: service_levels.set_calendar_day(admin.scope, form.get("day", ""), kind, form.get("name")))
 
+
+@page
+async def set_category(admin: Admin) -> Response:
+    form = admin.form
+    active = form.get("active", "true") == "true"
+    return await _saved(admin, lambda: complaints.set_category(admin.scope, form.get("code", ""), form.get("label", ""), active))

@@ -16,13 +16,14 @@ from datetime import timedelta
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from models import staff
 from models.errors import DomainError
 from models.sessions import end_session, start_session
 from server.admin.complaints import complaint_work
 from server.admin.pages import SESSION_COOKIE, Admin, cookie_name, localized, page, render
 from server.i18n import gettext as _
 
-__all__ = ["home", "login", "logout"]
+__all__ = ["home", "login", "logout", "set_language"]
 
 _LOGIN_COOKIE = "kehu_login"
 
@@ -97,3 +98,10 @@ async def logout(admin: Admin) -> Response:
 @page
 async def home(admin: Admin) -> Response:
     return render(admin.request, "home.html", await complaint_work(admin), admin=admin)
+
+
+@page
+async def set_language(admin: Admin) -> Response:
+    """The staff member's own admin language (empty: follow the browser); back to the page they were on."""
+    await staff.set_my_language(admin.scope, admin.form.get("language") or None)
+    return RedirectResponse(_next(admin.form.get("next")), status_code=303)

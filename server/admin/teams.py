@@ -1,4 +1,4 @@
-"""Teams in the admin: the hierarchy as a tree; create, rename, move (never below itself)."""
+"""Teams in the admin: the hierarchy as a tree; create, rename, move (never below itself), name a lead."""
 
 from __future__ import annotations
 
@@ -31,7 +31,13 @@ async def _page(admin: Admin, status: int = 200, errors: list[FieldError] | None
     teams = await staff.all_teams(admin.scope)
     return render(admin.request, "teams.html", {
         "tree": _tree(teams), "teams": teams, "shown": {team["id"] for team in teams}, "errors": errors or [],
+        **await _leads(admin),
     }, status, admin)
+
+
+async def _leads(admin: Admin) -> dict[str, Any]:
+    leads = await staff.lead_choices(admin.scope)
+    return {"leads": leads, "lead_ids": {person["id"] for person in leads}}
 
 
 @page
@@ -52,6 +58,8 @@ async def create_team(admin: Admin) -> Response:
 @page
 async def update_team(admin: Admin) -> Response:
     changes = {"name": admin.form.get("name", ""), "parent_id": form_id(admin.form, "parent_id", "parentId")}
+    if "lead_id" in admin.form:
+        changes["lead_id"] = form_id(admin.form, "lead_id", "leadId")
     try:
         await staff.update_team(admin.scope, path_id(admin.request), changes)
     except DomainError as error:

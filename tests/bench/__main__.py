@@ -1,10 +1,23 @@
 """``make bench``: build the dataset, drive kehu and the floor, print the table, write JSON.
 
+Shapes: a_page, b_tree_stats, c_phone_search, d_writes (customers), e_queue (the complaint
+queue: open complaints due first, with customer, assignee and SLA), f_breached (complaints
+with a target missed), g_file (fileComplaint), driven over HTTP at 1, 8 and 32 clients; the
+floor answers a_page, e_queue and f_breached in one SQL statement each. h_sweep times one
+escalation sweep over the open complaints directly (models.escalation.sweep, twice: the first
+escalates what is overdue, the second finds nothing left) inside a transaction it rolls back,
+so the dataset is left as it was; then the queue's, the breached list's and the sweep's
+statements are EXPLAINed (ANALYZE, BUFFERS; the sweep's inside a rolled-back transaction).
+
 Settings: KEHU_BENCH_SCALE (1 = 100,000 customers), KEHU_BENCH_SECONDS (per measurement,
-default 10), KEHU_BENCH_PROFILE (set: one more a_page run at 8 clients, sampled by py-spy and
-summed by layer), KEHU_BENCH_POSTGRES_URL (a server where it may create ``kehu_bench_*``
-databases; default the local one as user postgres), KEHU_BENCH_OUTPUT (the JSON report;
-default var/bench/latest.json). A dataset of the same scale is reused.
+default 10), KEHU_BENCH_SHAPES (comma-separated shapes to run, by name or by the part after
+the letter, such as ``queue,breached,file,sweep``; default all), KEHU_BENCH_PROFILE (set: one
+more a_page run at 8 clients, sampled by py-spy and summed by layer), KEHU_BENCH_POSTGRES_URL
+(a server where it may create ``kehu_bench_*`` databases; default the local one as user
+postgres), KEHU_BENCH_OUTPUT (the JSON report; default var/bench/latest.json). A dataset of
+the same scale is reused; its complaint layer (tests/bench/complaints.py) is loaded once and
+re-anchored to now on every run. The served kehu runs with KEHU_SWEEP_SECONDS=0: its own
+sweep would escalate the complaints h_sweep measures.
 """
 
 from __future__ import annotations
@@ -28,7 +41,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from tests.bench import dataset, profile
+from tests.bench import complaints, dataset, profile
+from tests.bench import floor as floor_app
 from tests.bench.load import Result, drive, graphql
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +66,29 @@ TREE = """query Tree($id: ID!) { customer(id: $id) {
 SEARCH = """query Search($s: String!) { customers(first: 20, filter: {search: $s}) { edges { node { id name phone } } } }"""
 CREATE = """mutation Create($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } errors { code } } }"""
 LOG = """mutation Log($input: LogInteractionInput!) { logInteraction(input: $input) { interaction { id } errors { code } } }"""
+# The admin's queue: every open complaint the bench user sees, the next target due first.
+QUEUE = """query Queue { complaints(first: 20, filter: {status: [NEW, ACKNOWLEDGED, IN_PROGRESS, WAITING_ON_CUSTOMER, REOPENED]},
+  orderBy: {field: DUE_AT}) { edges { node {
+  id reference subject status priority
+  customer { id name }
+  assignee { displayName }
+  sla { firstResponseDueAt resolutionDueAt timeLeftSeconds firstResponseBreached resolutionBreached paused }
+} } } }"""
+BREACHED = """query Breached { complaints(first: 20, filter: {breached: true}) { edges { node { id reference } } } }"""
+FILE = """mutation File($input: FileComplaintInput!) { fileComplaint(input: $input) { complaint { id reference } errors { code } } }"""
+PRIORITIES = ("LOW", "NORMAL", "NORMAL", "HIGH", "URGENT")
+SHAPES = ("a_page", "b_tree_stats", "c_phone_search", "d_writes", "e_queue", "f_breached", "g_file", "h_sweep")
+
+
+def selected() -> list[str]:
+    """KEHU_BENCH_SHAPES: the shapes to run, by name (e_queue) or by the part after the letter (queue)."""
+    wanted = [w.strip() for w in (os.environ.get("KEHU_BENCH_SHAPES") or "").split(",") if w.strip()]
+    if not wanted:
+        return list(SHAPES)
+    unknown = [w for w in wanted if not any(w in (shape, shape[2:]) for shape in SHAPES)]
+    if unknown:
+        raise SystemExit(f"bench: unknown shape(s) {', '.join(unknown)}; known: {', '.join(SHAPES)}")
+    return [shape for shape in SHAPES if shape in wanted or shape[2:] in wanted]
 
 
 def progress(message: str) -> None:
@@ -85,11 +122,25 @@ def shapes(data: dict, run_id: str) -> dict[str, callable]:
         target = _gid("Customer", rng.choice(team_ids))
         return graphql(LOG, {"input": {"customerId": target, "kind": "CALL", "direction": "OUTBOUND", "summary": "bench"}})
 
+    queue, breached = graphql(QUEUE), graphql(BREACHED)
+    filed = itertools.count()
+
+    def file(i: int) -> bytes:
+        n = next(filed)
+        return graphql(FILE, {"input": {
+            "customerId": _gid("Customer", rng.choice(team_ids)), "subject": f"bench {run_id} {n}",
+            "description": "The parcel arrived damaged; the customer wants a replacement.", "channel": "PHONE",
+            "category": "delivery", "priority": PRIORITIES[n % len(PRIORITIES)],
+        }})
+
     return {
         "a_page": lambda i: page,
         "b_tree_stats": lambda i: tree,
         "c_phone_search": search,
         "d_writes": write,
+        "e_queue": lambda i: queue,
+        "f_breached": lambda i: breached,
+        "g_file": file,
     }
 
 
@@ -140,6 +191,11 @@ async def _prepare(base_url: str, scale: float) -> tuple[str, dict]:
             await conn.execute("VACUUM ANALYZE")  # earlier runs' writes, and any index a migration added
         finally:
             await conn.close()
+    started = time.perf_counter()
+    layer = await complaints.ensure(url, meta["customers"], scale, progress)
+    progress(f"complaints ready in {time.perf_counter() - started:.0f} s: {layer['complaints_open']:,} open of "
+             f"{layer['complaints_total']:,}, {layer['complaints_overdue']:,} overdue, "
+             f"{layer['complaints_to_escalate']:,} overdue and not breached yet")
     secret = "kehu_" + secrets.token_urlsafe(32)
     conn = await asyncpg.connect(url)
     try:
@@ -149,7 +205,7 @@ async def _prepare(base_url: str, scale: float) -> tuple[str, dict]:
         )
     finally:
         await conn.close()
-    return url, {**dict(meta), "token": secret}
+    return url, {**dict(meta), **layer, "token": secret}
 
 
 async def _statements_per_request(url: str, data: dict, bodies: dict) -> dict[str, float]:
@@ -227,25 +283,148 @@ def _row(result: Result) -> dict:
     }
 
 
+PARTIAL_INDEXES = ("complaint_open_due", "complaint_first_response_overdue", "complaint_resolution_overdue")
+
+
+class _Undo(Exception):
+    """Raised to roll back the transaction the sweep ran in."""
+
+
+def _literal(value) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        return f"'{value.isoformat()}'::timestamptz"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _plan(text: str) -> dict:
+    """A plan's text, the partial indexes it reads, and its execution time."""
+    times = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.strip().startswith("Execution Time")]
+    return {
+        "indexes": [name for name in PARTIAL_INDEXES if name in text],
+        "execution_ms": float(times[0].split()[0]) if times else None,
+        "plan": text,
+    }
+
+
+async def _explain(conn: asyncpg.Connection, sql: str, params: list) -> dict:
+    rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *params)
+    return _plan("\n".join(row[0] for row in rows))
+
+
+async def _explain_generic(conn: asyncpg.Connection, sql: str, params: list) -> dict:
+    """The plan PostgreSQL would use once it switches a prepared statement to its generic plan
+    (it may after five executions): the parameters are unknown when it is made."""
+    await conn.execute("SET plan_cache_mode = force_generic_plan")
+    await conn.execute(f"PREPARE bench_generic AS {sql}")
+    try:
+        rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_generic({', '.join(_literal(p) for p in params)})")
+    finally:
+        await conn.execute("DEALLOCATE bench_generic")
+        await conn.execute("RESET plan_cache_mode")
+    return _plan("\n".join(row[0] for row in rows))
+
+
+async def _complaint_sql(url: str, data: dict, bodies: dict, run: list[str]) -> dict:
+    """h_sweep: one sweep, then another, timed inside a transaction rolled back afterwards; and the
+    EXPLAIN (ANALYZE, BUFFERS) of the queue's, the breached list's and the sweep's statements."""
+    from tortoise.transactions import in_transaction
+
+    from models import complaints as kehu_complaints
+    from models import db, escalation
+    from server.app import create_app
+    from server.settings import Settings
+
+    out: dict = {}
+    await db.init(url, pool_size=2, statement_timeout_ms=600_000)
+    try:
+        if "h_sweep" in run:
+            runs = []
+            try:
+                async with in_transaction():
+                    for which in ("first", "second"):
+                        progress(f"h_sweep: {which} sweep (in a transaction rolled back afterwards)")
+                        started = time.perf_counter()
+                        swept = await escalation.sweep()
+                        runs.append({"run": which, "seconds": round(time.perf_counter() - started, 4),
+                                     "first_response": swept.first_response, "resolution": swept.resolution})
+                    raise _Undo
+            except _Undo:
+                pass
+            out["sweep"] = {"open": data["complaints_open"], "runs": runs}
+        # The list statements as kehu renders them, caught on their way to the database.
+        captured: dict[str, tuple[str, list]] = {}
+        real, current = kehu_complaints.fetch, [None]
+
+        async def catch(sql, q, model=None):
+            if current[0] and sql.startswith("SELECT k.id") and "ORDER BY" in sql:
+                captured.setdefault(current[0], (sql, list(q.params)))
+            return await real(sql, q, model)
+
+        kehu_complaints.fetch = catch
+        try:
+            app = create_app(Settings.from_env({"KEHU_DATABASE_URL": url}))
+            headers = {"authorization": f"Bearer {data['token']}", "content-type": "application/json"}
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+                for shape in ("e_queue", "f_breached"):
+                    current[0] = shape
+                    await client.post("/graphql", content=bodies[shape](0), headers=headers)
+        finally:
+            kehu_complaints.fetch = real
+    finally:
+        await db.close()
+
+    progress("EXPLAIN (ANALYZE, BUFFERS) of the queue's, the breached list's and the sweep's statements")
+    conn = await asyncpg.connect(url)
+    explained: dict = {}
+    try:
+        for shape, (sql, params) in captured.items():
+            explained[shape] = {"sql": sql, "params": [str(p) for p in params], "custom": await _explain(conn, sql, params),
+                                "generic": await _explain_generic(conn, sql, params)}
+        at = datetime.now(UTC)
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            for kind, (flag, overdue) in escalation._BREACHES.items():
+                sql = (f"UPDATE complaint AS k SET {flag} = TRUE, escalation_level = escalation_level + 1, updated_at = $1"
+                       f" WHERE {overdue.format(now='$2')} RETURNING id, team_id")
+                first = await _explain(conn, sql, [at, at])
+                explained[f"sweep_{kind}"] = {"sql": sql, "first": first, "second": await _explain(conn, sql, [at, at])}
+        finally:
+            await transaction.rollback()
+    finally:
+        await conn.close()
+    out["explain"] = explained
+    return out
+
+
 async def main() -> int:
     scale = float(os.environ.get("KEHU_BENCH_SCALE") or 1)
     seconds = float(os.environ.get("KEHU_BENCH_SECONDS") or 10)
     base_url = os.environ.get("KEHU_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    run = selected()
     url, data = await _prepare(base_url, scale)
     run_id = secrets.token_hex(4)
-    bodies = shapes(data, run_id)
+    bodies = {shape: body for shape, body in shapes(data, run_id).items() if shape in run}
     progress("counting SQL statements per request")
-    statements = await _statements_per_request(url, data, shapes(data, run_id + "s"))
+    statements = await _statements_per_request(
+        url, data, {shape: body for shape, body in shapes(data, run_id + "s").items() if shape in run}
+    )
     headers = {"authorization": f"Bearer {data['token']}"}
 
     report: dict = {
-        "at": datetime.now(UTC).isoformat(timespec="seconds"), "scale": scale, "seconds": seconds,
-        "customers": data["customers"], "hub_downstream": data["hub_downstream"], "kehu": {}, "floor": {},
+        "at": datetime.now(UTC).isoformat(timespec="seconds"), "scale": scale, "seconds": seconds, "shapes": run,
+        "customers": data["customers"], "hub_downstream": data["hub_downstream"],
+        "complaints": {key.removeprefix("complaints_"): data[key] for key in data if key.startswith("complaints_")},
+        "kehu": {}, "floor": {},
     }
     port = _free_port()
     server = _start(
         [KEHU, "serve", "--port", str(port)],
-        {"KEHU_DATABASE_URL": url, "KEHU_LOG_LEVEL": "warning", "KEHU_DB_POOL_SIZE": "20"}, port,
+        {"KEHU_DATABASE_URL": url, "KEHU_LOG_LEVEL": "warning", "KEHU_DB_POOL_SIZE": "20", "KEHU_SWEEP_SECONDS": "0"}, port,
     )
     try:
         for shape, body in bodies.items():
@@ -253,7 +432,7 @@ async def main() -> int:
                 progress(f"kehu {shape} with {clients} clients for {seconds:g} s")
                 result = await drive("127.0.0.1", port, "/graphql", headers, body, clients, seconds)
                 report["kehu"][f"{shape}@{clients}"] = {**_row(result), "statements": statements[shape]}
-        if os.environ.get("KEHU_BENCH_PROFILE") and profile.available():
+        if os.environ.get("KEHU_BENCH_PROFILE") and profile.available() and "a_page" in bodies:
             progress(f"kehu a_page with 8 clients for {seconds:g} s, sampled by py-spy")
             raw = ROOT / "var" / "bench" / "a_page.pyspy"
             raw.parent.mkdir(parents=True, exist_ok=True)
@@ -265,27 +444,32 @@ async def main() -> int:
     finally:
         _stop(server)
 
-    floor_port = _free_port()
-    floor = _start(
-        [sys.executable, "-m", "uvicorn", "tests.bench.floor:app", "--port", str(floor_port), "--log-level", "warning", "--no-access-log"],
-        {"BENCH_DATABASE_URL": url}, floor_port,
-    )
-    try:
-        for clients in CLIENTS:
-            progress(f"floor a_page with {clients} clients for {seconds:g} s")
-            result = await drive("127.0.0.1", floor_port, "/graphql", headers, bodies["a_page"], clients, seconds)
-            report["floor"][f"a_page@{clients}"] = {**_row(result), "statements": 1}
-    finally:
-        _stop(floor)
+    if "h_sweep" in run or {"e_queue", "f_breached"} & set(run):
+        report.update(await _complaint_sql(url, data, shapes(data, run_id + "x"), run))
 
-    for clients in CLIENTS:
-        key = f"a_page@{clients}"
-        floor_rps = report["floor"][key]["rps"]
+    floors = [shape for shape in floor_app.PATHS if shape in bodies]
+    if floors:
+        floor_port = _free_port()
+        floor = _start(
+            [sys.executable, "-m", "uvicorn", "tests.bench.floor:app", "--port", str(floor_port), "--log-level", "warning", "--no-access-log"],
+            {"BENCH_DATABASE_URL": url}, floor_port,
+        )
+        try:
+            for shape in floors:
+                for clients in CLIENTS:
+                    progress(f"floor {shape} with {clients} clients for {seconds:g} s")
+                    result = await drive("127.0.0.1", floor_port, floor_app.PATHS[shape], headers, bodies[shape], clients, seconds)
+                    report["floor"][f"{shape}@{clients}"] = {**_row(result), "statements": 1}
+        finally:
+            _stop(floor)
+
+    for key, row in report["floor"].items():
+        floor_rps = row["rps"]
         report["kehu"][key]["floor_ratio"] = round(report["kehu"][key]["rps"] / floor_rps, 3) if floor_rps else None
     _print(report)
     out = Path(os.environ.get("KEHU_BENCH_OUTPUT") or ROOT / "var" / "bench" / "latest.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
     progress(f"written {out}")
     failed = [key for side in ("kehu", "floor") for key, row in report[side].items() if row["errors"] or not row["requests"]]
     if failed:
@@ -308,6 +492,19 @@ def _print(report: dict) -> None:
                   f"{row['statements']:g} | {'' if ratio is None else f'{ratio:.2f}'} |")
     memory = report.get("kehu_memory_mb", {})
     print(f"\nkehu worker memory: peak {memory.get('VmHWM', 0):.0f} MB, after the run {memory.get('VmRSS', 0):.0f} MB")
+    if sweep := report.get("sweep"):
+        print(f"\nh_sweep over {sweep['open']:,} open complaints, one direct call each, in a transaction rolled back\n")
+        print("| sweep | seconds | escalated: first response | escalated: resolution |\n|---|---|---|---|")
+        for row in sweep["runs"]:
+            print(f"| {row['run']} | {row['seconds']:.3f} | {row['first_response']:,} | {row['resolution']:,} |")
+    if explained := report.get("explain"):
+        print("\nEXPLAIN (ANALYZE, BUFFERS), once each (full plans in the JSON report)\n")
+        print("| statement | plan | partial indexes used | execution ms |\n|---|---|---|---|")
+        for name, entry in explained.items():
+            for plan in ("custom", "generic", "first", "second"):
+                if plan in entry:
+                    used = ", ".join(entry[plan]["indexes"]) or "none"
+                    print(f"| {name} | {plan} | {used} | {entry[plan]['execution_ms']} |")
     if sampled := report.get("profile_a_page"):
         print(f"\na_page at 8 clients, {sampled['samples']:,} py-spy samples of the worker\n")
         for title, shares in (("layer", sampled["layers"]), ("function on top of the stack", sampled["functions"])):

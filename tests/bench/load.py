@@ -90,7 +90,7 @@ async def drive(
             while (now := time.perf_counter()) < stop:
                 status, payload = await connection.post(path, body(next(counter)))
                 done = time.perf_counter()
-                failed = status != 200 or b'"errors": [{' in payload
+                failed = status != 200 or b'"errors":[{' in payload or b'"errors": [{' in payload
                 if done >= measure_from and now >= measure_from:
                     latencies.append(done - now)
                     if failed:
