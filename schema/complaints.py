@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -529,32 +530,22 @@ class ComplaintMutations:
     async def transition_complaint(
         self, info: Info, input: Annotated[TransitionComplaintInput, strawberry.argument(description="The move.")]
     ) -> ComplaintPayload:
-        async def run() -> dict[str, Any]:
-            pk = complaint_id(input.id, "id")
-            return {"complaint": await complaints.transition_complaint(info.context.scope, pk, input.to, input.note)}
-
-        return await payload(ComplaintPayload, run, info, input, complaints.transition_complaint)
+        return await _change(info, input, complaints.transition_complaint, lambda: (input.to, input.note))
 
     @strawberry.mutation(description="Give a complaint to a staff member, or automatically to the least busy handler of its team.")
     async def assign_complaint(
         self, info: Info, input: Annotated[AssignComplaintInput, strawberry.argument(description="The assignment.")]
     ) -> ComplaintPayload:
-        async def run() -> dict[str, Any]:
-            pk = complaint_id(input.id, "id")
-            assignee = None if input.assignee_id is None else from_global_id(input.assignee_id, "assigneeId", "User")[1]
-            return {"complaint": await complaints.assign_complaint(info.context.scope, pk, assignee)}
+        def assignee() -> tuple[int | None]:
+            return (None if input.assignee_id is None else from_global_id(input.assignee_id, "assigneeId", "User")[1],)
 
-        return await payload(ComplaintPayload, run, info, input, complaints.assign_complaint)
+        return await _change(info, input, complaints.assign_complaint, assignee)
 
     @strawberry.mutation(description="Add an internal note, or a reply to the customer, to a complaint's timeline.")
     async def add_complaint_note(
         self, info: Info, input: Annotated[AddComplaintNoteInput, strawberry.argument(description="The note.")]
     ) -> ComplaintPayload:
-        async def run() -> dict[str, Any]:
-            pk = complaint_id(input.id, "id")
-            return {"complaint": await complaints.add_complaint_note(info.context.scope, pk, input.body, input.internal)}
-
-        return await payload(ComplaintPayload, run, info, input, complaints.add_complaint_note)
+        return await _change(info, input, complaints.add_complaint_note, lambda: (input.body, input.internal))
 
     @strawberry.mutation(description="Record the customer's survey answer collected by a channel (once per complaint).")
     async def submit_survey(
@@ -621,6 +612,17 @@ class ComplaintMutations:
             return {"marked": await notifications.mark_notifications_read(info.context.scope, ids)}
 
         return await payload(MarkNotificationsReadPayload, run, info, input, notifications.mark_notifications_read)
+
+
+async def _change(info: Info, input: Any, operation: Callable[..., Awaitable[dict[str, Any]]],
+                  arguments: Callable[[], tuple]) -> ComplaintPayload:
+    """A change to the complaint ``input.id`` names: ``operation(scope, pk, *arguments())``."""
+
+    async def run() -> dict[str, Any]:
+        pk = complaint_id(input.id, "id")
+        return {"complaint": await operation(info.context.scope, pk, *arguments())}
+
+    return await payload(ComplaintPayload, run, info, input, operation)
 
 
 @strawberry.type
