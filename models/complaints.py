@@ -494,11 +494,16 @@ async def _handlers(team_id: int | None, user_ids: list[int] | None = None) -> l
     return sorted(handlers)
 
 
-async def _least_busy(team_id: int | None) -> int:
+async def _least_busy(scope: Scope, team_id: int | None) -> int:
     candidates = await _handlers(team_id) if team_id is not None else []
+    if candidates and not scope.everywhere:  # only staff the assigner could name
+        q = Query()
+        rows = await fetch(f"SELECT u.id FROM staff_user u WHERE u.id IN {q.in_list(candidates)} AND {scope.users(q, 'u')}", q)
+        candidates = sorted(row["id"] for row in rows)
     if not candidates:
         raise DomainError.single(
-            "assigneeId", "nobody in the complaint's team can handle complaints: name the assignee.", ErrorCode.INVALID
+            "assigneeId", "nobody in the complaint's team within your reach can handle complaints: name the assignee.",
+            ErrorCode.INVALID,
         )
     q = Query()
     rows = await fetch(
@@ -534,7 +539,7 @@ async def assign_complaint(scope: Scope, complaint_id: int, assignee_id: int | N
         row = await _locked(scope, complaint_id)
         if Status(row["status"]) not in OPEN:
             raise DomainError.single("id", f"a {Status(row['status']).name} complaint is not assigned any more.", ErrorCode.INVALID)
-        chosen = await (_assignable(scope, assignee_id) if assignee_id is not None else _least_busy(row["team_id"]))
+        chosen = await (_assignable(scope, assignee_id) if assignee_id is not None else _least_busy(scope, row["team_id"]))
         at = now()
         after = await _save(connection, complaint_id, row, {"assignee_id": chosen, "updated_at": at})
         await timeline.append(connection, scope, complaint_id, EventKind.ASSIGNED, at,

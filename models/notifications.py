@@ -87,17 +87,25 @@ async def count_notifications(scope: Scope, unread_only: bool = False) -> int:
     return (await fetch(f"SELECT COUNT(*) AS n FROM {_source(scope, q, unread_only)}", q))[0]["n"]
 
 
-@requires()
+@requires("complaint.read")
 async def mark_notifications_read(scope: Scope, ids: list[int] | None = None) -> int:
-    """Mark the caller's notifications read (``ids``, or all); how many were unread."""
+    """Mark the caller's unread notifications read (``ids``, or all) among those it may see, as
+    ``list_notifications`` shows them; how many were marked. One whose complaint is out of sight
+    stays as it is: the count must not tell that it exists."""
     if ids is not None:
         if len(ids) > 100:
             raise DomainError.single("ids", "at most 100 ids at once.", ErrorCode.INVALID)
         if not all(0 < i <= MAX_ID for i in ids):
             raise DomainError.single("ids", "no such notification.", ErrorCode.NOT_FOUND)
-    query = Notification.filter(user_id=scope.viewer.user_id, read_at__isnull=True)
-    if ids is not None:
-        query = query.filter(id__in=ids)
-    return await query.update(read_at=datetime.now(UTC))
+    if ids == []:
+        return 0
+    q = Query()
+    at = q.param(datetime.now(UTC))
+    chosen = f" AND n.id IN {q.in_list(ids)}" if ids else ""
+    rows = await fetch(
+        f"UPDATE notification SET read_at = {at} WHERE id IN (SELECT n.id FROM {_source(scope, q, True)}{chosen})"
+        " RETURNING id", q,
+    )
+    return len(rows)
 
 

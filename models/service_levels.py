@@ -23,7 +23,7 @@ from models.audit import record
 from models.calendar import WorkingCalendar
 from models.errors import DomainError, ErrorCode, FieldError
 from models.scope import Scope, requires
-from models.validation import clean_choice, clean_text
+from models.validation import clean_all, clean_choice, clean_text
 
 __all__ = [
     "DEFAULT_TARGETS",
@@ -33,15 +33,16 @@ __all__ = [
     "SlaClock",
     "SlaPolicy",
     "WorkingHours",
+    "calendar_days",
     "clock_for",
-    "set_calendar_day",
     "sla_policies",
     "update_sla_policy",
-    "update_working_hours",
+    "update_working_calendar",
     "working_calendar",
 ]
 
 MAX_TARGET_MINUTES = 366 * 24 * 60
+MAX_DAYS_AT_ONCE = 100
 
 
 class Priority(str, Enum):
@@ -120,10 +121,24 @@ class SlaClock:
 
     calendar: WorkingCalendar | None
 
-    def add(self, start: datetime, seconds: float) -> datetime:
+    def due(self, start: datetime, seconds: float) -> datetime | None:
+        """When ``seconds`` of counted time after ``start`` have passed; None when the calendar has too
+        little working time to get there (in ten years)."""
         if self.calendar is None:
             return start.astimezone(UTC) + timedelta(seconds=seconds)
-        return self.calendar.add(start, seconds)
+        try:
+            return self.calendar.add(start, seconds)
+        except ValueError:
+            return None
+
+    def add(self, start: datetime, seconds: float) -> datetime:
+        """``due``, or a refusal to file or resume work under a calendar with too little working time."""
+        if (due := self.due(start, seconds)) is None:
+            raise DomainError.single(
+                None, "the working calendar has too little working time for this SLA target: ask an admin to check "
+                "the service levels.", ErrorCode.INVALID,
+            )
+        return due
 
     def between(self, start: datetime, end: datetime) -> float:
         if self.calendar is None:
@@ -205,6 +220,7 @@ async def update_sla_policy(scope: Scope, priority: Any, changes: dict[str, Any]
             raise DomainError.single(
                 "firstResponseMinutes", "the first response cannot be due after the resolution.", ErrorCode.INVALID
             )
+        _targets_fit(await working_calendar(connection), {priority: values}, "resolutionMinutes")
         policy = await SlaPolicy.get_or_none(priority=priority).using_db(connection)
         if policy is None:
             policy = await SlaPolicy.create(priority=priority, using_db=connection, **values)
@@ -247,50 +263,75 @@ def _hours_row(hours: WorkingHours) -> dict[str, Any]:
     return {"timezone": hours.timezone, "day_start": hours.day_start, "day_end": hours.day_end, "weekdays": list(hours.weekdays)}
 
 
-@requires("complaint.configure")
-async def update_working_hours(scope: Scope, changes: dict[str, Any]) -> WorkingCalendar:
-    """Change the weekly hours or the time zone; the calendar as it is after."""
-    values = _clean_hours(changes)
-    async with in_transaction() as connection:
-        hours, _ = await WorkingHours.get_or_create(id=1, using_db=connection)
-        before = _hours_row(hours)
-        after = before | values
-        if after["day_start"] >= after["day_end"]:
-            raise DomainError.single("dayEnd", "the working day must end after it starts.", ErrorCode.INVALID)
-        if not after["weekdays"]:
-            raise DomainError.single("weekdays", "at least one weekday must be a working day.", ErrorCode.INVALID)
-        await WorkingHours.filter(id=1).using_db(connection).update(**values)
-        await record(scope, "working_calendar.update", "working_calendar", 1, before=before, after=after, connection=connection)
-        return await working_calendar(connection)
-
-
 def _clean_day(value: Any) -> date:
     if isinstance(value, datetime) or not isinstance(value, date):
         try:
-            return date.fromisoformat(str(value))
+            value = date.fromisoformat(str(value))
         except ValueError:
             raise DomainError.single("day", "day must be a date such as 2026-10-01.", ErrorCode.INVALID) from None
+    if not 2000 <= value.year <= 2999:
+        raise DomainError.single("day", "day must be between the years 2000 and 2999.", ErrorCode.INVALID)
     return value
 
 
-@requires("complaint.configure")
-async def set_calendar_day(scope: Scope, day: Any, kind: Any, name: str | None = None) -> WorkingCalendar:
+def _clean_days(days: list[dict[str, Any]]) -> list[tuple[date, DayKind | None, str]]:
+    if len(days) > MAX_DAYS_AT_ONCE:
+        raise DomainError.single("days", f"set at most {MAX_DAYS_AT_ONCE} days at once.", ErrorCode.INVALID)
+    return [
+        (_clean_day(day.get("day")), clean_choice(day.get("kind"), DayKind, "kind"),
+         clean_text(day.get("name"), "name", max_length=100) or "")
+        for day in days
+    ]
+
+
+async def _save_hours(scope: Scope, values: dict[str, Any], connection) -> None:
+    hours, _ = await WorkingHours.get_or_create(id=1, using_db=connection)
+    before = _hours_row(hours)
+    after = before | values
+    if after["day_start"] >= after["day_end"]:
+        raise DomainError.single("dayEnd", "the working day must end after it starts.", ErrorCode.INVALID)
+    if not after["weekdays"]:
+        raise DomainError.single("weekdays", "at least one weekday must be a working day.", ErrorCode.INVALID)
+    await WorkingHours.filter(id=1).using_db(connection).update(**values)
+    await record(scope, "working_calendar.update", "working_calendar", 1, before=before, after=after, connection=connection)
+
+
+async def _save_day(scope: Scope, day: date, kind: DayKind | None, name: str, connection) -> None:
     """Make ``day`` a holiday or a make-up working day; ``kind`` None makes it an ordinary day again."""
-    day = _clean_day(day)
-    if not 2000 <= day.year <= 2999:
-        raise DomainError.single("day", "day must be between the years 2000 and 2999.", ErrorCode.INVALID)
-    kind = clean_choice(kind, DayKind, "kind")
-    name = clean_text(name, "name", max_length=100) or ""
+    existing = await CalendarDay.get_or_none(day=day).using_db(connection)
+    before = {"day": day, "kind": existing.kind, "name": existing.name} if existing else None
+    if existing is not None:
+        await CalendarDay.filter(id=existing.id).using_db(connection).delete()
+    if kind is not None:
+        await CalendarDay.create(day=day, kind=kind, name=name, using_db=connection)
+    after = {"day": day, "kind": kind, "name": name} if kind else None
+    await record(scope, "working_calendar.set_day", "working_calendar", 1, before=before, after=after, connection=connection)
+
+
+def _targets_fit(calendar: WorkingCalendar, policies: dict[Priority, dict[str, Any]], field: str) -> None:
+    """Refuse a calendar and policies in which a working-time target could never come due."""
+    now = datetime.now(UTC)
+    for priority, policy in policies.items():
+        if policy["working_time"] and SlaClock(calendar).due(now, policy["resolution_minutes"] * 60) is None:
+            raise DomainError.single(
+                field, f"the {priority.name} resolution target needs more working time than this calendar has in "
+                "ten years: give the calendar more working hours or the policy a shorter target.", ErrorCode.INVALID,
+            )
+
+
+@requires("complaint.configure")
+async def update_working_calendar(scope: Scope, hours: dict[str, Any], days: list[dict[str, Any]] = ()) -> WorkingCalendar:
+    """Change the weekly hours or the time zone, and set holidays and make-up days (``days``:
+    ``{day, kind, name}``, a null kind making a day ordinary again), all or nothing; the calendar after."""
+    values = clean_all({"hours": lambda _: _clean_hours(hours), "days": lambda _: _clean_days(list(days))})
     async with in_transaction() as connection:
-        existing = await CalendarDay.get_or_none(day=day).using_db(connection)
-        before = {"day": day, "kind": existing.kind, "name": existing.name} if existing else None
-        if existing is not None:
-            await CalendarDay.filter(id=existing.id).using_db(connection).delete()
-        if kind is not None:
-            await CalendarDay.create(day=day, kind=kind, name=name, using_db=connection)
-        after = {"day": day, "kind": kind, "name": name} if kind else None
-        await record(scope, "working_calendar.set_day", "working_calendar", 1, before=before, after=after, connection=connection)
-        return await working_calendar(connection)
+        if values["hours"]:
+            await _save_hours(scope, values["hours"], connection)
+        for day, kind, name in values["days"]:
+            await _save_day(scope, day, kind, name, connection)
+        calendar = await working_calendar(connection)
+        _targets_fit(calendar, await sla_policies(connection), "weekdays" if values["hours"] else "days")
+        return calendar
 
 
 async def calendar_days(year: int | None = None) -> list[dict[str, Any]]:

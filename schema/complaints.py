@@ -491,7 +491,9 @@ class UpdateWorkingCalendarInput(Idempotent):
     day_start: str | None = strawberry.field(default=None, description="When a working day starts, HH:MM.")
     day_end: str | None = strawberry.field(default=None, description="When a working day ends, HH:MM.")
     weekdays: list[int] | None = strawberry.field(default=None, description="The working weekdays, 0 (Monday) to 6 (Sunday).")
-    days: list[CalendarDayInput] | None = strawberry.field(default=None, description="Dates to set, at most 100.")
+    days: list[CalendarDayInput] | None = strawberry.field(
+        default=None, description="Dates to set, at most 100; the hours and every date change together or not at all."
+    )
 
 
 @strawberry.type(description="The result of updateWorkingCalendar.")
@@ -585,17 +587,12 @@ class ComplaintMutations:
         from models import service_levels
 
         async def run() -> dict[str, Any]:
-            scope = info.context.scope
             hours = {key: value for key, value in input_dict(input, exclude={"days"}).items() if value is not None}
-            if len(input.days or ()) > 100:
-                raise DomainError.single("days", "set at most 100 days at once.", ErrorCode.INVALID)
-            if hours or not input.days:
-                await service_levels.update_working_hours(scope, hours)
-            for day in input.days or ():
-                await service_levels.set_calendar_day(scope, day.day, day.kind.lower() if day.kind else None, day.name)
+            days = [{"day": d.day, "kind": d.kind.lower() if d.kind else None, "name": d.name} for d in input.days or ()]
+            await service_levels.update_working_calendar(info.context.scope, hours, days)
             return {"changed": True}
 
-        result = await payload(_CalendarResult, run, info, input, service_levels.update_working_hours)
+        result = await payload(_CalendarResult, run, info, input, service_levels.update_working_calendar)
         if result.errors:
             return WorkingCalendarPayload(working_calendar=None, errors=result.errors)
         calendar = _calendar(await service_levels.working_calendar(), await service_levels.calendar_days())

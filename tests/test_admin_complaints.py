@@ -199,3 +199,10 @@ async def test_categories_are_configured_and_retired_not_deleted(browser):
         assert error.errors[0].field == "category"
     else:
         raise AssertionError("a retired category was accepted")
+
+
+async def test_queue_filters_take_junk_without_failing(browser):
+    http, _ = await signed_in(browser, WORKER)
+    for query in ({"team": "²"}, {"assignee": "¹²"}, {"team": "-1"}, {"assignee": "9" * 30}, {"status": "x", "priority": "y"}):
+        assert (await http.get("/admin/complaints", params=query)).status_code == 200, query
+        assert (await http.get("/admin/complaints/rows", params=query)).status_code == 200, query

@@ -156,10 +156,10 @@ async def test_sla_clocks_count_working_time_around_a_holiday_week_a_pause_and_a
     from models import service_levels
 
     await service_levels.update_sla_policy(SYSTEM, "urgent", {"working_time": True})  # 1 h / 8 h
-    for day in range(1, 8):
-        await service_levels.set_calendar_day(SYSTEM, f"2026-10-0{day}", "holiday", "国庆节")
-    for day in ("2026-09-27", "2026-10-10"):
-        await service_levels.set_calendar_day(SYSTEM, day, "workday", "调休")
+    await service_levels.update_working_calendar(SYSTEM, {}, [
+        *({"day": f"2026-10-0{day}", "kind": "holiday", "name": "国庆节"} for day in range(1, 8)),
+        *({"day": day, "kind": "workday", "name": "调休"} for day in ("2026-09-27", "2026-10-10")),
+    ])
     clock = {"now": _at("2026-09-30 17:00")}
     monkeypatch.setattr(complaints, "now", lambda: clock["now"])
 

@@ -256,3 +256,75 @@ async def test_the_survey_page_takes_one_answer_in_the_customers_language(gql, c
     assert await SurveyAnswer.all().values_list("csat", flat=True) == [2]
     read = (await gql.data(READ, {"id": complaint["id"]}))["node"]
     assert read["survey"]["csat"] == 2 and read["timeline"]["edges"][-1]["node"]["actor"] is None
+
+
+async def test_a_calendar_change_is_all_or_nothing(gql):
+    from models.service_levels import CalendarDay, WorkingHours
+
+    bad = await gql.data('mutation { updateWorkingCalendar(input: {dayStart: "08:00", days: [{day: "2027-01-04", kind: "HOLIDAY"},'
+                         ' {day: "2027-13-01", kind: "HOLIDAY"}]}) { workingCalendar { dayStart } errors { field code } } }')
+    assert bad["updateWorkingCalendar"] == {"workingCalendar": None, "errors": [{"field": "day", "code": "INVALID"}]}
+    assert await CalendarDay.all().count() == 0 and not await WorkingHours.exists()
+    bad = await gql.data('mutation { updateWorkingCalendar(input: {days: [{day: "2027-01-05", kind: "HOLIDAY"},'
+                         ' {day: "2027-01-06", kind: "BOGUS"}]}) { errors { field code } } }')
+    assert bad["updateWorkingCalendar"]["errors"] == [{"field": "kind", "code": "INVALID"}]
+    assert await CalendarDay.all().count() == 0
+
+
+async def test_targets_that_a_calendar_cannot_reach_are_refused_and_never_fail_a_filing(gql):
+    from models.service_levels import SlaPolicy
+
+    await gql.data('mutation { updateWorkingCalendar(input: {weekdays: [0]}) { errors { code } } }')
+    refused = await gql.data('mutation { updateSlaPolicy(input: {priority: LOW, resolutionMinutes: 527040, workingTime: true})'
+                             ' { errors { field code message } } }')
+    assert refused["updateSlaPolicy"]["errors"][0]["field"] == "resolutionMinutes"
+    assert not await SlaPolicy.filter(priority="low").exists()
+    await gql.data('mutation { updateSlaPolicy(input: {priority: LOW, resolutionMinutes: 10000, workingTime: true}) { errors { code } } }')
+    narrower = await gql.data('mutation { updateWorkingCalendar(input: {dayStart: "09:00", dayEnd: "09:01"}) { errors { field code } } }')
+    assert narrower["updateWorkingCalendar"]["errors"] == [{"field": "weekdays", "code": "INVALID"}]
+    # Were it stored anyway (an older kehu, a hand edit), filing says so instead of failing.
+    await SlaPolicy.filter(priority="low").update(resolution_minutes=527040)
+    customer = await _customer(gql)
+    body = await gql(FILE, {"input": {"customerId": customer, "subject": "s", "description": "d", "channel": "APP",
+                                      "category": "other", "priority": "LOW"}})
+    assert body["data"]["fileComplaint"]["errors"][0]["code"] == "INVALID"
+    assert await Complaint.all().count() == 0
+
+
+async def test_marking_notifications_read_touches_only_those_one_may_see(gql, as_user):
+    from models.db import connection
+    from models.notifications import Kind, notify
+    from tests.conftest import bearer_for_user
+
+    east = (await create_team(Scope.of_system(), "East"))["id"]
+    west = (await create_team(Scope.of_system(), "West"))["id"]
+    reader = await staff_member("r@example.com", ["customer.read", "complaint.read"], "TEAM", east)
+    seen_customer, hidden_customer = await _customer(gql, "东"), await _customer(gql, "西")
+    await Customer.filter(name="东").update(team_id=east)
+    await Customer.filter(name="西").update(team_id=west)
+    seen, hidden = await _file(gql, seen_customer), await _file(gql, hidden_customer)
+    for complaint in (seen, hidden):
+        pk = (await Complaint.get(reference=complaint["reference"])).id
+        await notify(connection(), [reader["id"]], Kind.ESCALATED, pk, datetime.now(UTC))
+    http = as_user(await bearer_for_user(reader["id"]))
+    assert (await ask(http, "{ myNotifications { totalCount } }"))["data"]["myNotifications"]["totalCount"] == 1
+    marked = await ask(http, "mutation { markNotificationsRead(input: {}) { marked errors { code } } }")
+    assert marked["data"]["markNotificationsRead"] == {"marked": 1, "errors": []}
+    assert await Notification.filter(read_at__isnull=True).count() == 1  # the hidden one, untouched
+
+
+async def test_automatic_assignment_stays_within_the_assigners_reach(gql, as_user):
+    east = (await create_team(Scope.of_system(), "East"))["id"]
+    west = (await create_team(Scope.of_system(), "West"))["id"]
+    await staff_member("west-handler@example.com", ["complaint.read", "complaint.handle"], "TEAM", west)
+    customer = await _customer(gql, "西边")
+    await Customer.filter(name="西边").update(team_id=west, owner_id=None)
+    complaint = await _file(gql, customer)
+    assigner = await staff_member("own@example.com", ["customer.read", "complaint.read", "complaint.assign"], "OWN", east)
+    from tests.conftest import bearer_for_user
+
+    http = as_user(await bearer_for_user(assigner["id"]))
+    await Customer.filter(name="西边").update(owner_id=assigner["id"])  # theirs to see, in a team out of reach
+    answer = await ask(http, ASSIGN, {"input": {"id": complaint["id"]}})
+    assert answer["data"]["assignComplaint"]["errors"][0]["field"] == "assigneeId"
+    assert (await Complaint.get(reference=complaint["reference"])).assignee_id is None

@@ -181,8 +181,8 @@ NOT_CUSTOMER_READS = {
     ),
     **dict.fromkeys(
         ["service_levels.working_calendar", "service_levels.clock_for", "service_levels.sla_policies",
-         "service_levels.calendar_days", "service_levels.update_sla_policy", "service_levels.update_working_hours",
-         "service_levels.set_calendar_day", "complaints.categories", "complaints.set_category"],
+         "service_levels.calendar_days", "service_levels.update_sla_policy", "service_levels.update_working_calendar",
+         "complaints.categories", "complaints.set_category"],
         "configuration: SLA policies, the working calendar and categories belong to no customer",
     ),
     **dict.fromkeys(

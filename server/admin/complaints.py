@@ -23,7 +23,17 @@ from models.errors import DomainError, ErrorCode
 from models.pagination import PageArgs
 from models.service_levels import Priority, clock_for, working_calendar
 from models.sessions import viewer_for_session
-from server.admin.pages import SESSION_COOKIE, Admin, cookie_name, form_id, input_errors, page, path_id, render
+from server.admin.pages import (
+    SESSION_COOKIE,
+    Admin,
+    cookie_name,
+    form_id,
+    input_errors,
+    page,
+    parse_id,
+    path_id,
+    render,
+)
 from server.i18n import gettext as _
 
 __all__ = ["add_note", "assign", "complaint_page", "events", "labels", "left_text", "move", "queue", "queue_rows"]
@@ -85,6 +95,14 @@ async def _decorated(rows: list[dict[str, Any]], scope) -> list[dict[str, Any]]:
     return rows
 
 
+def _optional_id(raw: str) -> int | None:
+    """An id chosen in a filter; anything else filters by nothing."""
+    try:
+        return parse_id(raw, "id")
+    except DomainError:
+        return None
+
+
 def _filter(admin: Admin) -> tuple[ComplaintFilter, dict[str, Any]]:
     """The queue's filter from the query string; by default the open complaints."""
     query = admin.request.query_params
@@ -101,9 +119,9 @@ def _filter(admin: Admin) -> tuple[ComplaintFilter, dict[str, Any]]:
     domain = ComplaintFilter(
         statuses=statuses,
         priorities=tuple(Priority(p) for p in chosen["priority"]),
-        assignee_id=admin.viewer.user_id if assignee == "me" else (int(assignee) if assignee.isdigit() and len(assignee) < 19 else None),
+        assignee_id=admin.viewer.user_id if assignee == "me" else _optional_id(assignee),
         unassigned=assignee == "none",
-        team_id=int(chosen["team"]) if chosen["team"].isdigit() and len(chosen["team"]) < 19 else None,
+        team_id=_optional_id(chosen["team"]),
         breached=True if chosen["breached"] == "1" else None,
         search=chosen["search"] or None,
     )

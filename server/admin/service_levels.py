@@ -66,14 +66,15 @@ async def update_hours(admin: Admin) -> Response:
         "day_end": form.get("day_end", ""),
         "weekdays": [int(d) for d in form.getlist("weekdays") if d.isascii() and d.isdigit() and len(d) == 1],
     }
-    return await _saved(admin, lambda: service_levels.update_working_hours(admin.scope, changes))
+    return await _saved(admin, lambda: service_levels.update_working_calendar(admin.scope, changes))
 
 
 @page
 async def set_day(admin: Admin) -> Response:
     form = admin.form
     kind = form.get("kind") or None
-    return await _saved(admin, lambda: service_levels.set_calendar_day(admin.scope, form.get("day", ""), kind, form.get("name")))
+    day = {"day": form.get("day", ""), "kind": kind, "name": form.get("name")}
+    return await _saved(admin, lambda: service_levels.update_working_calendar(admin.scope, {}, [day]))
 
 
 @page
