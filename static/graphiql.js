@@ -58,7 +58,86 @@
   // (the convention of the get-nonce package they use); the policy allows that nonce.
   window.__webpack_nonce__ = mount.dataset.styleNonce;
 
+  // Whether the operation GraphiQL runs is a subscription (GraphiQL names it when the
+  // document holds several; comments cannot hide or fake the keyword).
+  function isSubscription(params) {
+    var text = params.query.replace(/#[^\n\r]*/g, "");
+    if (params.operationName) {
+      return new RegExp("\\bsubscription\\s+" + params.operationName + "\\b").test(text);
+    }
+    return /^\s*subscription\b/.test(text);
+  }
+
+  // A subscription over the graphql-transport-ws protocol on the same path, the headers
+  // (the Authorization token) sent in connection_init; GraphiQL reads the results as an
+  // async iterator and shows each one as it comes.
+  function subscribe(params, headers) {
+    var url = new URL(endpoint, window.location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    var socket = new WebSocket(url.href, "graphql-transport-ws");
+    var results = [];
+    var waiting = null;
+    var done = false;
+
+    function push(result) {
+      if (waiting) {
+        var resolve = waiting;
+        waiting = null;
+        resolve(result);
+      } else {
+        results.push(result);
+      }
+    }
+    function finish() {
+      if (done) return;
+      done = true;
+      push({ value: undefined, done: true });
+      try { socket.close(1000); } catch (error) { /* already closed */ }
+    }
+    socket.onopen = function () {
+      socket.send(JSON.stringify({ type: "connection_init", payload: headers }));
+    };
+    socket.onmessage = function (event) {
+      var message = JSON.parse(event.data);
+      if (message.type === "connection_ack") {
+        socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: params }));
+      } else if (message.type === "next") {
+        push({ value: message.payload, done: false });
+      } else if (message.type === "error") {
+        push({ value: { errors: message.payload }, done: false });
+        finish();
+      } else if (message.type === "complete") {
+        finish();
+      } else if (message.type === "ping") {
+        socket.send(JSON.stringify({ type: "pong" }));
+      }
+    };
+    socket.onclose = function (event) {
+      if (done) return;
+      var reason = event.code === 4403 ? "forbidden: send a token with complaint.read in the Headers tab" : event.reason;
+      push({ value: { errors: [{ message: "The subscription ended (" + event.code + (reason ? ": " + reason : "") + ")." }] }, done: false });
+      finish();
+    };
+    var iterator = {
+      next: function () {
+        if (results.length) return Promise.resolve(results.shift());
+        if (done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise(function (resolve) { waiting = resolve; });
+      },
+      return: function () {
+        results = [];
+        finish();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+    iterator[Symbol.asyncIterator] = function () { return iterator; };
+    return iterator;
+  }
+
   async function fetcher(params, options) {
+    if (isSubscription(params)) {
+      return subscribe(params, (options && options.headers) || {});
+    }
     var headers = Object.assign(
       { Accept: ACCEPT, "Content-Type": "application/json" },
       (options && options.headers) || {}

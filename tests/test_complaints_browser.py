@@ -123,3 +123,27 @@ def test_a_complaint_is_filed_worked_closed_and_rated(server, token, browser):
         page.goto(server.url("/admin/complaints?status=closed"))
         page.locator(f'tr[data-reference="{filed["reference"]}"]').get_by_role("link").click()
         expect(page.locator("#csat")).to_contain_text("4 / 5")
+
+
+def test_graphiql_subscribes_to_complaints_as_they_change(server, token, browser):
+    from playwright.sync_api import expect
+
+    require_vendor("graphiql.js", "graphiql.css", "react", "react-dom")
+    customer = _graphql(server, 'mutation { createCustomer(input: {name: "Li Na"}) { customer { id } } }', token)
+    with new_page(browser, 1400, 900) as page:
+        other_hosts = block_other_hosts(page)
+        violations = record_csp_violations(page)
+        page.goto(server.url(f"/graphql#token={token}"))
+        editor = page.locator(".graphiql-query-editor .CodeMirror")
+        editor.wait_for()
+        page.evaluate("document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue("
+                      "'subscription Queue { complaintsChanged { reference status } }')")
+        editor.click()
+        with page.expect_websocket(lambda socket: socket.url.endswith("/graphql")) as opened:
+            page.keyboard.press("Control+Enter")
+        socket = opened.value
+        socket.wait_for_event("framereceived", lambda frame: "connection_ack" in frame)
+        filed = _graphql(server, FILE, token, {"c": customer["createCustomer"]["customer"]["id"]})["fileComplaint"]["complaint"]
+        expect(page.locator(".graphiql-response")).to_contain_text(filed["reference"], timeout=15_000)
+        expect(page.locator(".graphiql-response")).to_contain_text('"status": "NEW"')
+        assert other_hosts == [] and violations == []
