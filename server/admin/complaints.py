@@ -271,6 +271,9 @@ async def _show(admin: Admin, complaint_id: int, status: int = 200, errors: list
     return render(admin.request, template, {
         "complaint": complaint,
         "labels": labels(),
+        "category": {row["code"]: row["label"] for row in await complaints.categories(inactive=True)}.get(
+            complaint["category"], complaint["category"]
+        ),
         "moves": complaints.allowed_moves(complaint["status"]),
         "events": events_,
         "actors": actors,
