@@ -25,6 +25,7 @@ MODEL_MODULES = [
     "models.timeline",
     "models.notifications",
     "models.surveys",
+    "models.follow_ups",
 ]
 
 

@@ -11,7 +11,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from models.errors import DomainError, ErrorCode
@@ -33,7 +33,7 @@ class SortKey:
     """A column to sort by, tie-broken by ``id``; ``kind`` says how its cursor value is kept."""
 
     column: str
-    kind: str  # "datetime", "text" or "int"
+    kind: str  # "datetime", "date", "text" or "int"
     descending: bool
 
     @property
@@ -43,7 +43,7 @@ class SortKey:
 
     def encode(self, row: dict[str, Any]) -> str:
         value = row[self.name]
-        if self.kind == "datetime":
+        if self.kind in ("datetime", "date"):
             value = value.isoformat()
         raw = json.dumps([self.column, value, row["id"]], ensure_ascii=False, separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -67,6 +67,10 @@ class SortKey:
                 value = value.astimezone(UTC)
                 if not 1900 <= value.year <= 2999:
                     raise ValueError
+            elif self.kind == "date":
+                if not isinstance(value, str) or len(value) != 10:
+                    raise ValueError
+                value = date.fromisoformat(value)
             elif self.kind == "int":
                 if not isinstance(value, int) or isinstance(value, bool) or abs(value) > MAX_ID:
                     raise ValueError

@@ -13,6 +13,7 @@ from schema.audit import AuditQueries
 from schema.complaints import ComplaintMutations, ComplaintQueries
 from schema.customers import CustomerMutations, CustomerQueries
 from schema.execution import BreadthFirstExecutionContext
+from schema.follow_ups import FollowUpMutations, FollowUpQueries
 from schema.graph import GraphMutations
 from schema.interactions import InteractionMutations
 from schema.limits import QueryLimits
@@ -27,14 +28,16 @@ __all__ = ["build_schema"]
 
 
 @strawberry.type(description="Everything kehu answers: customers and the graph between them, complaints, staff, tokens and the audit log.")
-class Query(AccessQueries, NodeQueries, CustomerQueries, ComplaintQueries, StaffQueries, TokenQueries, AuditQueries):
+class Query(
+    AccessQueries, NodeQueries, CustomerQueries, ComplaintQueries, FollowUpQueries, StaffQueries, TokenQueries, AuditQueries,
+):
     pass
 
 
 @strawberry.type(description="Every change: each takes one `input` and returns a payload with `errors`.")
 class Mutation(
     AccessMutations, CustomerMutations, GraphMutations, InteractionMutations, OrderMutations, StaffMutations,
-    TokenMutations, ComplaintMutations,
+    TokenMutations, ComplaintMutations, FollowUpMutations,
 ):
     pass
 

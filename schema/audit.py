@@ -22,7 +22,7 @@ __all__ = ["AuditActor", "AuditEvent", "AuditQueries"]
 # The GraphQL type of each audited entity, for global IDs both ways.
 _NODE_OF = {
     "customer": "Customer", "customer_link": "CustomerLink", "interaction": "Interaction", "order": "Order",
-    "complaint": "Complaint",
+    "complaint": "Complaint", "follow_up": "FollowUp",
     "user": "User", "role": "Role", "team": "Team", "api_token": "ApiToken",
 }
 _ENTITY_OF = {node: entity for entity, node in _NODE_OF.items()}

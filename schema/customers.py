@@ -26,6 +26,7 @@ from schema.relay import PAGE_ARGS_DOC, Connection, Node, connection, page_args
 
 if TYPE_CHECKING:
     from schema.complaints import Complaint
+    from schema.follow_ups import FollowUp
 
 __all__ = ["Customer", "CustomerMutations", "CustomerQueries", "load_customer"]
 
@@ -34,6 +35,7 @@ strawberry.enum(Gender, name="Gender", description="A customer's gender, where t
 
 
 ComplaintRef = Annotated["Complaint", strawberry.lazy("schema.complaints")]
+FollowUpRef = Annotated["FollowUp", strawberry.lazy("schema.follow_ups")]
 
 
 def _arg(name: str) -> Any:
@@ -201,6 +203,21 @@ class Customer(Node):
         page = await loaders.complaints.load((self.pk, page_args(first, after, last, before)))
         return connection(page, Complaint.from_row, lambda: loaders.complaint_count.load((self.pk,)))
 
+    @strawberry.field(description="The customer's follow-ups, by due date.")
+    async def follow_ups(
+        self,
+        info: Info,
+        first: Annotated[int | None, _arg("first")] = None,
+        after: Annotated[str | None, _arg("after")] = None,
+        last: Annotated[int | None, _arg("last")] = None,
+        before: Annotated[str | None, _arg("before")] = None,
+    ) -> Connection[FollowUpRef]:
+        from schema.follow_ups import FollowUp  # noqa: F811 (follow_ups import this module)
+
+        loaders = info.context.loaders
+        page = await loaders.follow_ups.load((self.pk, page_args(first, after, last, before)))
+        return connection(page, FollowUp.from_row, lambda: loaders.follow_up_count.load((self.pk,)))
+
     @strawberry.field(description="How many paid orders the customer has (refunded and cancelled ones do not count).")
     async def order_count(self, info: Info) -> int:
         return (await info.context.loaders.order_summary.load((self.pk,))).paid_count
@@ -231,7 +248,7 @@ _FIELD_COLUMNS = {
 }
 _BY_ID = frozenset({
     "id", "__typename", "tags", "referrals", "referralTree", "referralStats", "links", "interactions", "orders",
-    "orderCount", "lifetimeValue", "lastOrderAt", "complaints",
+    "orderCount", "lifetimeValue", "lastOrderAt", "complaints", "followUps",
 })
 
 

@@ -16,6 +16,7 @@ from models import (
     audit,
     complaints,
     customers,
+    follow_ups,
     graph,
     interactions,
     orders,
@@ -212,3 +213,15 @@ class Loaders:
         if working_time not in self._clocks:
             self._clocks[working_time] = await service_levels.clock_for(working_time)
         return self._clocks[working_time]
+
+    @cached_property
+    def follow_up(self) -> DataLoader:
+        return self._by_id(follow_ups.follow_ups_by_ids)
+
+    @cached_property
+    def follow_ups(self) -> DataLoader:
+        return _grouped(self._scoped(follow_ups.follow_ups_pages), _never)
+
+    @cached_property
+    def follow_up_count(self) -> DataLoader:
+        return _grouped(self._scoped(follow_ups.follow_up_counts), lambda _: 0)

@@ -14,6 +14,7 @@ from schema.complaints import Complaint
 from schema.context import Info
 from schema.customers import Customer
 from schema.errors import ClientError, bad_input
+from schema.follow_ups import FollowUp
 from schema.graph import CustomerLink
 from schema.ids import from_global_id
 from schema.interactions import Interaction
@@ -27,7 +28,7 @@ __all__ = ["NodeQueries"]
 # Every type fetchable by global ID, each read through its own loader (``Node.load``).
 _TYPES: dict[str, type[Node]] = {
     node.__name__: node
-    for node in (Customer, CustomerLink, Interaction, Order, Complaint, User, Role, Team, ApiToken, AuditEvent)
+    for node in (Customer, CustomerLink, Interaction, Order, Complaint, FollowUp, User, Role, Team, ApiToken, AuditEvent)
 }
 
 

@@ -30,6 +30,7 @@ FIELDS = {
     "orders": "orders { totalCount }", "orderCount": "orderCount",
     "lifetimeValue": "lifetimeValue { amount currency }", "lastOrderAt": "lastOrderAt",
     "complaints": "complaints { totalCount }",
+    "followUps": "followUps { totalCount }",
 }
 # Where customers are reached: ``{}`` is the selection of each customer there.
 PLACES = {

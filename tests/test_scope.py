@@ -15,6 +15,7 @@ import inspect
 import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 import models
-from models import complaints, customers, graph, interactions, orders, surveys
+from models import complaints, customers, follow_ups, graph, interactions, orders, surveys
 from models.access import User, viewer_of
 from models.audit import AuditEvent, AuditFilter
 from models.complaints import ComplaintFilter, ComplaintOrder
@@ -51,6 +52,7 @@ class Side:
     name: str
     complaint: int
     reference: str
+    follow_up: int
 
 
 @dataclass
@@ -66,7 +68,7 @@ async def _customer(name: str, team: int, referrer: int | None = None) -> int:
     return made["id"]
 
 
-async def _side(name: str, team: int, friend: int, referral_name: str, referral_team: int) -> Side:
+async def _side(name: str, team: int, friend: int, referral_name: str, referral_team: int, assignee: int) -> Side:
     """A customer with a referral (in ``referral_team``), an interaction, a paid order and a link to ``friend``."""
     customer = await _customer(name, team)
     await _customer(referral_name, referral_team, referrer=customer)
@@ -81,8 +83,12 @@ async def _side(name: str, team: int, friend: int, referral_name: str, referral_
     for move in ("acknowledged", "in_progress", "resolved", "closed"):
         await complaints.transition_complaint(SYSTEM, complaint["id"], move, "replaced")
     await surveys.submit_survey(SYSTEM, {"csat": 5}, complaint_id=complaint["id"])
+    follow_up = await follow_ups.schedule_follow_up(
+        SYSTEM, customer, {"due_on": datetime.now(UTC).date(), "purpose": "call back"}, assignee
+    )
     events = await AuditEvent.filter(customer_id=customer).values_list("id", flat=True)
-    return Side(customer, interaction["id"], order["id"], link["id"], list(events), name, complaint["id"], complaint["reference"])
+    return Side(customer, interaction["id"], order["id"], link["id"], list(events), name, complaint["id"], complaint["reference"],
+                follow_up["id"])
 
 
 @pytest.fixture
@@ -95,9 +101,9 @@ async def world(clean_db) -> World:
     user = await create_user(SYSTEM, "east@example.com", "East", PASSWORD, east, [role["id"]])
     caller = await Scope.for_viewer(await viewer_of(await User.get(id=user["id"])))
     friend = await _customer("李娜", east)
-    visible = await _side("张伟", east, friend, "刘洋", east)
+    visible = await _side("张伟", east, friend, "刘洋", east, user["id"])
     # West's customer referred someone in East, and is linked to East's 李娜: both visible, the referrer not.
-    hidden = await _side("王芳", west, friend, "陈静", east)
+    hidden = await _side("王芳", west, friend, "陈静", east, user["id"])
     return World(caller, visible, hidden)
 
 
@@ -135,6 +141,9 @@ READS: dict[str, Read] = {
     "timeline.timeline_pages": lambda f, s, x: f(s, [x.complaint], ARGS),
     "timeline.timeline_counts": lambda f, s, x: f(s, [x.complaint]),
     "surveys.survey_answers": lambda f, s, x: f(s, [x.complaint]),
+    "follow_ups.follow_ups_pages": lambda f, s, x: f(s, [x.customer], ARGS),
+    "follow_ups.follow_up_counts": lambda f, s, x: f(s, [x.customer]),
+    "follow_ups.follow_ups_by_ids": lambda f, s, x: f(s, [x.follow_up]),
 }
 
 # Everything else in models/ that is a coroutine, and why it is no read of customer data.
@@ -190,6 +199,14 @@ NOT_CUSTOMER_READS = {
         "staff named on complaints (id and name), or those within the caller's reach (test_delegation.py)",
     ),
     "surveys.survey_for_token": "the survey link's token is the customer's credential; it names no customer",
+    **dict.fromkeys(
+        ["follow_ups.schedule_follow_up", "follow_ups.complete_follow_up", "follow_ups.cancel_follow_up"],
+        "a write to a follow-up of a customer the caller sees, answering through follow_ups_by_ids",
+    ),
+    **dict.fromkeys(
+        ["follow_ups.my_follow_ups", "follow_ups.count_my_follow_ups", "birthdays.upcoming_birthdays"],
+        "a list over all the caller sees, not about one customer (test_follow_ups.py: a hidden customer is absent)",
+    ),
     "sql.fetch": "runs a statement that a read above writes, scope included",
     "pagination.fetch_pages": "runs a statement that a read above writes, scope included",
     "audit.record": "appends to the log",
@@ -229,6 +246,9 @@ LOADER_KEYS: dict[str, Callable[[Side], Any]] = {
     "timeline": lambda x: (x.complaint, ARGS),
     "timeline_count": lambda x: (x.complaint,),
     "survey_answer": lambda x: x.complaint,
+    "follow_up": lambda x: x.follow_up,
+    "follow_ups": lambda x: (x.customer, ARGS),
+    "follow_up_count": lambda x: (x.customer,),
 }
 STAFF_LOADERS = {"user", "audit_actor", "role", "team", "role_ids", "role_user_count", "api_token", "colleague"}
 
