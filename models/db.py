@@ -26,6 +26,7 @@ MODEL_MODULES = [
     "models.notifications",
     "models.surveys",
     "models.follow_ups",
+    "models.segments",
 ]
 
 

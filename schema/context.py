@@ -18,6 +18,8 @@ class Context:
     request_id: str
     loaders: Loaders = field(init=False)
     base_url: str = "/"
+    language: str = "zh_CN"
+    """The language texts for people are told in (``Accept-Language``; Chinese by default)."""
     """Where this server is reached, ending in /: links it hands out (a survey's) start with it."""
     customer_columns: dict[tuple, tuple[str, ...]] = field(init=False, default_factory=dict)
     """The customer columns each field of the query reads (``schema.customers.columns``)."""

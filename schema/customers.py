@@ -27,6 +27,7 @@ from schema.relay import PAGE_ARGS_DOC, Connection, Node, connection, page_args
 if TYPE_CHECKING:
     from schema.complaints import Complaint
     from schema.follow_ups import FollowUp
+    from schema.segments import Segment
 
 __all__ = ["Customer", "CustomerMutations", "CustomerQueries", "load_customer"]
 
@@ -36,6 +37,7 @@ strawberry.enum(Gender, name="Gender", description="A customer's gender, where t
 
 ComplaintRef = Annotated["Complaint", strawberry.lazy("schema.complaints")]
 FollowUpRef = Annotated["FollowUp", strawberry.lazy("schema.follow_ups")]
+SegmentRef = Annotated["Segment", strawberry.lazy("schema.segments")]
 
 
 def _arg(name: str) -> Any:
@@ -203,6 +205,13 @@ class Customer(Node):
         page = await loaders.complaints.load((self.pk, page_args(first, after, last, before)))
         return connection(page, Complaint.from_row, lambda: loaders.complaint_count.load((self.pk,)))
 
+    @strawberry.field(description="The customer's tier, lifecycle stage and RFM scores, with the reasons; null until computed.")
+    async def segment(self, info: Info) -> SegmentRef | None:
+        from schema.segments import Segment  # noqa: F811 (segments import this module)
+
+        row = await info.context.loaders.segment.load(self.pk)
+        return None if row is None else Segment.from_row(row, info.context.language)
+
     @strawberry.field(description="The customer's follow-ups, by due date.")
     async def follow_ups(
         self,
@@ -248,7 +257,7 @@ _FIELD_COLUMNS = {
 }
 _BY_ID = frozenset({
     "id", "__typename", "tags", "referrals", "referralTree", "referralStats", "links", "interactions", "orders",
-    "orderCount", "lifetimeValue", "lastOrderAt", "complaints", "followUps",
+    "orderCount", "lifetimeValue", "lastOrderAt", "complaints", "followUps", "segment",
 })
 
 

@@ -20,6 +20,7 @@ from models import (
     graph,
     interactions,
     orders,
+    segments,
     service_levels,
     staff,
     surveys,
@@ -225,3 +226,7 @@ class Loaders:
     @cached_property
     def follow_up_count(self) -> DataLoader:
         return _grouped(self._scoped(follow_ups.follow_up_counts), lambda _: 0)
+
+    @cached_property
+    def segment(self) -> DataLoader:
+        return self._by_id(segments.segments_by_customer)

@@ -189,6 +189,22 @@ def _sweep_command(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _recompute(settings: Settings) -> int:
+    from models import db, segments
+
+    await db.init(settings.database_url, pool_size=2)
+    try:
+        return await segments.recompute()
+    finally:
+        await db.close()
+
+
+def _recompute_command(args: argparse.Namespace) -> int:
+    count = asyncio.run(_recompute(_settings()))
+    print(f"kehu: segments of {count} customers recomputed")
+    return 0
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {text!r}")
@@ -221,6 +237,9 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", help="write to this file instead of standard output")
     export.set_defaults(run=_export_schema)
+
+    recompute = commands.add_parser("recompute", help="refresh every customer's segment: RFM scores, tier, lifecycle stage")
+    recompute.set_defaults(run=_recompute_command)
 
     sweep = commands.add_parser("sweep", help="escalate complaints whose SLA targets passed (the server does it every minute)")
     sweep.set_defaults(run=_sweep_command)

@@ -30,6 +30,7 @@ from models.scope import Scope
 from models.tokens import viewer_for_token
 from schema.context import Context
 from schema.masking import mask
+from server import i18n
 from server.graphiql import graphiql_response
 from server.settings import Settings
 
@@ -179,7 +180,8 @@ class GraphQLEndpoint:
 
         scope = await _scope(request)
         base_url = self.settings.public_url or str(request.base_url)
-        results = [await self._execute(op, allowed, request_id, media, scope, base_url) for op in operations]
+        language = i18n.negotiate(request.headers.get("accept-language"))
+        results = [await self._execute(op, allowed, request_id, media, scope, base_url, language) for op in operations]
         if batch:
             return Response(_dumps([body for _, body in results]), media_type=f"{media}; charset=utf-8")
         status, body = results[0]
@@ -220,9 +222,10 @@ class GraphQLEndpoint:
         return body
 
     async def _execute(
-        self, operation: Operation, allowed: set[OperationType], request_id: str, media: str, scope: Scope, base_url: str
+        self, operation: Operation, allowed: set[OperationType], request_id: str, media: str, scope: Scope, base_url: str,
+        language: str,
     ) -> tuple[int, dict[str, Any]]:
-        context = Context(scope=scope, request_id=request_id, base_url=base_url)
+        context = Context(scope=scope, request_id=request_id, base_url=base_url, language=language)
         try:
             result = await self.schema.execute(
                 operation.query,

@@ -46,6 +46,11 @@ def test_migrate_then_seed_demo_once(tmp_path):
     assert "already holds customers" in second.stdout
     again = run("migrate", env=env)
     assert again.returncode == 0
+    # The demo's complaints are fresh, its customers' segments not yet computed: both commands work on them.
+    swept = run("sweep", env=env)
+    assert swept.returncode == 0 and "escalated 0 complaints" in swept.stdout
+    recomputed = run("recompute", env=env)
+    assert recomputed.returncode == 0 and "segments of 40 customers recomputed" in recomputed.stdout
 
 
 def test_export_schema_prints_the_sdl(tmp_path):

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import models
-from models import complaints, customers, follow_ups, graph, interactions, orders, surveys
+from models import complaints, customers, follow_ups, graph, interactions, orders, segments, surveys
 from models.access import User, viewer_of
 from models.audit import AuditEvent, AuditFilter
 from models.complaints import ComplaintFilter, ComplaintOrder
@@ -104,6 +104,7 @@ async def world(clean_db) -> World:
     visible = await _side("张伟", east, friend, "刘洋", east, user["id"])
     # West's customer referred someone in East, and is linked to East's 李娜: both visible, the referrer not.
     hidden = await _side("王芳", west, friend, "陈静", east, user["id"])
+    await segments.recompute()
     return World(caller, visible, hidden)
 
 
@@ -144,6 +145,7 @@ READS: dict[str, Read] = {
     "follow_ups.follow_ups_pages": lambda f, s, x: f(s, [x.customer], ARGS),
     "follow_ups.follow_up_counts": lambda f, s, x: f(s, [x.customer]),
     "follow_ups.follow_ups_by_ids": lambda f, s, x: f(s, [x.follow_up]),
+    "segments.segments_by_customer": lambda f, s, x: f(s, [x.customer]),
 }
 
 # Everything else in models/ that is a coroutine, and why it is no read of customer data.
@@ -199,6 +201,7 @@ NOT_CUSTOMER_READS = {
         "staff named on complaints (id and name), or those within the caller's reach (test_delegation.py)",
     ),
     "surveys.survey_for_token": "the survey link's token is the customer's credential; it names no customer",
+    "segments.recompute": "the system's refresh of every segment; read back through segments_by_customer",
     **dict.fromkeys(
         ["follow_ups.schedule_follow_up", "follow_ups.complete_follow_up", "follow_ups.cancel_follow_up"],
         "a write to a follow-up of a customer the caller sees, answering through follow_ups_by_ids",
@@ -249,6 +252,7 @@ LOADER_KEYS: dict[str, Callable[[Side], Any]] = {
     "follow_up": lambda x: x.follow_up,
     "follow_ups": lambda x: (x.customer, ARGS),
     "follow_up_count": lambda x: (x.customer,),
+    "segment": lambda x: x.customer,
 }
 STAFF_LOADERS = {"user", "audit_actor", "role", "team", "role_ids", "role_user_count", "api_token", "colleague"}
 

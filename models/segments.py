@@ -1,0 +1,273 @@
+"""Segments that explain themselves (客户分级): RFM scores, a tier and a lifecycle stage per customer.
+
+``recompute`` refreshes every live customer's segment in one pass of set-based SQL: recency
+(days since the last paid order), frequency (paid orders in the window) and monetary (their
+amount in the base currency, other currencies converted by the rates table) are each scored
+1–5 by quintiles over the customers who ever paid (``NTILE``, ties broken by id, so SQLite and
+PostgreSQL agree). The tier and the stage follow from rules over those numbers and the
+interactions of the last 90 days. A change of tier or stage is kept (``SegmentChange``), so a
+report can say who moved from VIP to DORMANT this month. The stored numbers are what a reason
+is told from (``reasons``), in Chinese or English.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from models.scope import Scope
+from models.sql import Query, fetch
+
+__all__ = [
+    "BASE_CURRENCY", "RULES", "CustomerSegment", "ExchangeRate", "Reason", "SegmentChange", "Stage", "Tier", "reasons",
+    "recompute", "segments_by_customer",
+]
+
+BASE_CURRENCY = "CNY"
+
+
+class Tier(str, Enum):
+    VIP = "vip"
+    ACTIVE = "active"
+    POTENTIAL = "potential"
+    DORMANT = "dormant"
+
+
+class Stage(str, Enum):
+    PROSPECT = "prospect"
+    NEW = "new"
+    ACTIVE = "active"
+    LOYAL = "loyal"
+    AT_RISK = "at_risk"
+    CHURNED = "churned"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The thresholds tiers and stages are drawn by (an admin will change them; these are the defaults)."""
+
+    window_days: int = 365
+    touch_days: int = 90
+    dormant_days: int = 120
+    vip_recency: int = 4
+    vip_monetary: int = 5
+    active_days: int = 90
+    active_touches: int = 3
+    new_days: int = 90
+    loyal_orders: int = 3
+    at_risk_days: int = 113
+    churned_days: int = 365
+
+
+RULES = Rules()
+
+
+class ExchangeRate(Model):
+    """What one unit of ``currency`` is worth in the base currency."""
+
+    currency = fields.CharField(max_length=3, primary_key=True)
+    rate = fields.DecimalField(max_digits=18, decimal_places=8)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "exchange_rate"
+
+
+class CustomerSegment(Model):
+    id = fields.BigIntField(primary_key=True)
+    customer = fields.OneToOneField("models.Customer", related_name="segment", on_delete=fields.CASCADE)
+    recency_days = fields.IntField(null=True)
+    frequency = fields.IntField()
+    monetary = fields.DecimalField(max_digits=18, decimal_places=2)
+    paid_orders = fields.IntField()
+    touches = fields.IntField()
+    first_paid_at = fields.DatetimeField(null=True)
+    r = fields.SmallIntField(null=True)
+    f = fields.SmallIntField(null=True)
+    m = fields.SmallIntField(null=True)
+    tier = fields.CharEnumField(Tier, max_length=10)
+    stage = fields.CharEnumField(Stage, max_length=10)
+    computed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "customer_segment"
+        indexes = (("tier", "customer_id"), ("stage", "customer_id"))
+
+
+class SegmentChange(Model):
+    id = fields.BigIntField(primary_key=True)
+    customer = fields.ForeignKeyField("models.Customer", related_name="segment_changes", on_delete=fields.CASCADE)
+    at = fields.DatetimeField()
+    from_tier = fields.CharField(max_length=10, null=True)
+    to_tier = fields.CharField(max_length=10)
+    from_stage = fields.CharField(max_length=10, null=True)
+    to_stage = fields.CharField(max_length=10)
+
+    class Meta:
+        table = "segment_change"
+        indexes = (("customer_id", "at"), ("at",))
+
+
+def _days_since(q: Query, column: str, at: str) -> str:
+    if q.dialect == "sqlite":
+        return f"CAST(julianday({at}) - julianday({column}) AS INTEGER)"
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM ({at}::timestamptz - {column})) / 86400) AS INTEGER)"
+
+
+def _number(q: Query, column: str) -> str:
+    """A decimal column as a number SQL can multiply (SQLite keeps decimals as text)."""
+    return f"CAST({column} AS REAL)" if q.dialect == "sqlite" else column
+
+
+def _next(q: Query, at: datetime, rules: Rules) -> str:
+    """The statement that computes every live customer's segment at ``at``."""
+    now = q.param(at)
+    since = q.param(at - timedelta(days=rules.window_days))
+    touched = q.param(at - timedelta(days=rules.touch_days))
+    base = q.param(BASE_CURRENCY)
+    amount = f"{_number(q, 'o.amount')} * COALESCE({_number(q, 'x.rate')}, 1)"
+    r = rules
+    return (
+        "WITH paid AS (SELECT o.customer_id, MIN(o.placed_at) AS first_paid_at, MAX(o.placed_at) AS last_paid_at,"
+        f" SUM(CASE WHEN o.placed_at >= {since} THEN 1 ELSE 0 END) AS frequency,"
+        f" SUM(CASE WHEN o.placed_at >= {since} THEN {amount} ELSE 0 END) AS monetary, COUNT(*) AS paid_orders"
+        " FROM orders o LEFT JOIN exchange_rate x ON x.currency = o.currency"
+        f" WHERE o.status = 'paid' AND (o.currency = {base} OR x.currency IS NOT NULL) GROUP BY o.customer_id),"
+        f" touches AS (SELECT customer_id, COUNT(*) AS n FROM interaction WHERE occurred_at >= {touched} GROUP BY customer_id),"
+        " base AS (SELECT c.id AS customer_id, p.first_paid_at, p.last_paid_at, COALESCE(p.frequency, 0) AS frequency,"
+        " ROUND(COALESCE(p.monetary, 0), 2) AS monetary, COALESCE(p.paid_orders, 0) AS paid_orders,"
+        f" {_days_since(q, 'p.last_paid_at', now)} AS recency_days, COALESCE(t.n, 0) AS touches"
+        " FROM customer c LEFT JOIN paid p ON p.customer_id = c.id LEFT JOIN touches t ON t.customer_id = c.id"
+        " WHERE c.deleted_at IS NULL),"
+        # Quintiles among those who ever paid: the rest stand in a partition of their own, unscored.
+        " scored AS (SELECT base.*,"
+        " NTILE(5) OVER (PARTITION BY last_paid_at IS NULL ORDER BY last_paid_at, customer_id) AS r,"
+        " NTILE(5) OVER (PARTITION BY last_paid_at IS NULL ORDER BY frequency, customer_id) AS f,"
+        " NTILE(5) OVER (PARTITION BY last_paid_at IS NULL ORDER BY monetary, customer_id) AS m FROM base)"
+        " SELECT customer_id, recency_days, frequency, monetary, paid_orders, touches, first_paid_at,"
+        " CASE WHEN last_paid_at IS NULL THEN NULL ELSE r END AS r,"
+        " CASE WHEN last_paid_at IS NULL THEN NULL ELSE f END AS f,"
+        " CASE WHEN last_paid_at IS NULL THEN NULL ELSE m END AS m,"
+        f" CASE WHEN recency_days > {r.dormant_days} THEN 'dormant'"
+        f" WHEN last_paid_at IS NOT NULL AND r >= {r.vip_recency} AND m >= {r.vip_monetary} THEN 'vip'"
+        f" WHEN (last_paid_at IS NOT NULL AND recency_days <= {r.active_days}) OR touches >= {r.active_touches} THEN 'active'"
+        " ELSE 'potential' END AS tier,"
+        " CASE WHEN last_paid_at IS NULL THEN 'prospect'"
+        f" WHEN recency_days > {r.churned_days} THEN 'churned' WHEN recency_days > {r.at_risk_days} THEN 'at_risk'"
+        f" WHEN {_days_since(q, 'first_paid_at', now)} <= {r.new_days} THEN 'new'"
+        f" WHEN paid_orders >= {r.loyal_orders} THEN 'loyal' ELSE 'active' END AS stage"
+        " FROM scored"
+    )
+
+
+_COLUMNS = "customer_id, recency_days, frequency, monetary, paid_orders, touches, first_paid_at, r, f, m, tier, stage"
+
+
+async def recompute(at: datetime | None = None, rules: Rules = RULES) -> int:
+    """Refresh every live customer's segment; record each change of tier or stage. How many customers."""
+    at = at or datetime.now(UTC)
+    async with in_transaction() as connection:
+        q = Query()
+        if q.dialect != "sqlite":  # one recompute at a time: a second one compares with the first's result
+            await connection.execute_query("SELECT pg_advisory_xact_lock(4832013)")
+        temporary = "CREATE TEMP TABLE segment_next ON COMMIT DROP AS " if q.dialect != "sqlite" else "CREATE TEMP TABLE segment_next AS "
+        await connection.execute_query(temporary + _next(q, at, rules), q.params)
+        q = Query()
+        await connection.execute_query(
+            "INSERT INTO segment_change (customer_id, at, from_tier, to_tier, from_stage, to_stage)"
+            f" SELECT n.customer_id, {q.param(at)}, s.tier, n.tier, s.stage, n.stage FROM segment_next n"
+            " LEFT JOIN customer_segment s ON s.customer_id = n.customer_id"
+            " WHERE s.customer_id IS NULL OR s.tier <> n.tier OR s.stage <> n.stage", q.params,
+        )
+        await connection.execute_query("DELETE FROM customer_segment")
+        q = Query()
+        await connection.execute_query(
+            f"INSERT INTO customer_segment ({_COLUMNS}, computed_at) SELECT {_COLUMNS}, {q.param(at)} FROM segment_next", q.params,
+        )
+        counted = await connection.execute_query_dict("SELECT COUNT(*) AS n FROM segment_next")
+        if q.dialect == "sqlite":
+            await connection.execute_query("DROP TABLE segment_next")
+    return counted[0]["n"]
+
+
+async def segments_by_customer(scope: Scope, customer_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The stored segments of the visible customers among ``customer_ids``."""
+    if not customer_ids:
+        return {}
+    q = Query()
+    sql = (
+        f"SELECT s.{_COLUMNS.replace(', ', ', s.')}, s.computed_at FROM customer_segment s JOIN customer c ON c.id = s.customer_id"
+        f" WHERE s.customer_id IN {q.in_list(customer_ids)} AND {scope.customers(q, 'c')}"
+    )
+    return {row["customer_id"]: row for row in await fetch(sql, q, CustomerSegment)}
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    values: dict[str, Any]
+    text: str
+
+
+_TEXTS = {
+    "DORMANT_RECENCY": ("最近一次付款订单在 {days} 天前（超过 {threshold} 天视为沉睡）",
+                        "last paid order {days} days ago (dormant after {threshold})"),
+    "VIP_SCORES": ("最近购买得分 {r}，消费金额得分 {m}（VIP 需要最近购买 ≥ {min_r} 且金额 = {min_m}）",
+                   "recency score {r} and monetary score {m} (VIP needs recency ≥ {min_r} and monetary {min_m})"),
+    "ACTIVE_RECENCY": ("最近一次付款订单在 {days} 天前（{threshold} 天内视为活跃）",
+                       "last paid order {days} days ago (active within {threshold})"),
+    "ACTIVE_TOUCHES": ("近 {window} 天有 {touches} 次互动（{threshold} 次起视为活跃）",
+                       "{touches} interactions in {window} days (active from {threshold})"),
+    "POTENTIAL": ("尚未形成活跃购买：近 {window} 天 {touches} 次互动", "not buying actively yet: {touches} interactions in {window} days"),
+    "STAGE_PROSPECT": ("还没有付款订单", "no paid order yet"),
+    "STAGE_CHURNED": ("最近一次付款订单在 {days} 天前（超过 {threshold} 天视为流失）",
+                      "last paid order {days} days ago (churned after {threshold})"),
+    "STAGE_AT_RISK": ("最近一次付款订单在 {days} 天前（超过 {threshold} 天有流失风险）",
+                      "last paid order {days} days ago (at risk after {threshold})"),
+    "STAGE_NEW": ("首次付款在 {days} 天前（{threshold} 天内为新客户）", "first paid order {days} days ago (new within {threshold})"),
+    "STAGE_LOYAL": ("共有 {orders} 个付款订单（{threshold} 个起为忠诚客户）", "{orders} paid orders (loyal from {threshold})"),
+    "STAGE_ACTIVE": ("{orders} 个付款订单，最近一次在 {days} 天前", "{orders} paid orders, the last {days} days ago"),
+}
+
+
+def _reason(code: str, language: str, **values: Any) -> Reason:
+    chinese, english = _TEXTS[code]
+    return Reason(code, values, (english if language == "en" else chinese).format(**values))
+
+
+def reasons(row: dict[str, Any], language: str = "zh_CN", at: datetime | None = None, rules: Rules = RULES) -> list[Reason]:
+    """Why the customer has its tier and its stage, told from the stored numbers and the rules."""
+    days, touches, orders = row["recency_days"], row["touches"], row["paid_orders"]
+    tier, stage = Tier(row["tier"]), Stage(row["stage"])
+    said = []
+    if tier is Tier.DORMANT:
+        said.append(_reason("DORMANT_RECENCY", language, days=days, threshold=rules.dormant_days))
+    elif tier is Tier.VIP:
+        said.append(_reason("VIP_SCORES", language, r=row["r"], m=row["m"], min_r=rules.vip_recency, min_m=rules.vip_monetary))
+    elif tier is Tier.ACTIVE and days is not None and days <= rules.active_days:
+        said.append(_reason("ACTIVE_RECENCY", language, days=days, threshold=rules.active_days))
+    elif tier is Tier.ACTIVE:
+        said.append(_reason("ACTIVE_TOUCHES", language, touches=touches, window=rules.touch_days, threshold=rules.active_touches))
+    else:
+        said.append(_reason("POTENTIAL", language, touches=touches, window=rules.touch_days))
+    if stage is Stage.PROSPECT:
+        said.append(_reason("STAGE_PROSPECT", language))
+    elif stage is Stage.CHURNED:
+        said.append(_reason("STAGE_CHURNED", language, days=days, threshold=rules.churned_days))
+    elif stage is Stage.AT_RISK:
+        said.append(_reason("STAGE_AT_RISK", language, days=days, threshold=rules.at_risk_days))
+    elif stage is Stage.NEW:
+        first = (at or row["computed_at"]) - row["first_paid_at"]
+        said.append(_reason("STAGE_NEW", language, days=first.days, threshold=rules.new_days))
+    elif stage is Stage.LOYAL:
+        said.append(_reason("STAGE_LOYAL", language, orders=orders, threshold=rules.loyal_orders))
+    else:
+        said.append(_reason("STAGE_ACTIVE", language, orders=orders, days=days))
+    return said
+
