@@ -27,6 +27,7 @@ MODEL_MODULES = [
     "models.surveys",
     "models.follow_ups",
     "models.segments",
+    "models.churn",
 ]
 
 

@@ -25,8 +25,8 @@ from models.scope import Scope
 from models.sql import Query, fetch
 
 __all__ = [
-    "BASE_CURRENCY", "RULES", "CustomerSegment", "ExchangeRate", "Reason", "SegmentChange", "Stage", "Tier", "reasons",
-    "recompute", "segments_by_customer",
+    "BASE_CURRENCY", "RULES", "CustomerSegment", "ExchangeRate", "Reason", "SegmentChange", "Stage", "Tier", "days_since",
+    "reasons", "recompute", "segments_by_customer",
 ]
 
 BASE_CURRENCY = "CNY"
@@ -114,7 +114,8 @@ class SegmentChange(Model):
         indexes = (("customer_id", "at"), ("at",))
 
 
-def _days_since(q: Query, column: str, at: str) -> str:
+def days_since(q: Query, column: str, at: str) -> str:
+    """Whole days from the time ``column`` to the time ``at`` (SQL expressions)."""
     if q.dialect == "sqlite":
         return f"CAST(julianday({at}) - julianday({column}) AS INTEGER)"
     return f"CAST(FLOOR(EXTRACT(EPOCH FROM ({at}::timestamptz - {column})) / 86400) AS INTEGER)"
@@ -142,7 +143,7 @@ def _next(q: Query, at: datetime, rules: Rules) -> str:
         f" touches AS (SELECT customer_id, COUNT(*) AS n FROM interaction WHERE occurred_at >= {touched} GROUP BY customer_id),"
         " base AS (SELECT c.id AS customer_id, p.first_paid_at, p.last_paid_at, COALESCE(p.frequency, 0) AS frequency,"
         " ROUND(COALESCE(p.monetary, 0), 2) AS monetary, COALESCE(p.paid_orders, 0) AS paid_orders,"
-        f" {_days_since(q, 'p.last_paid_at', now)} AS recency_days, COALESCE(t.n, 0) AS touches"
+        f" {days_since(q, 'p.last_paid_at', now)} AS recency_days, COALESCE(t.n, 0) AS touches"
         " FROM customer c LEFT JOIN paid p ON p.customer_id = c.id LEFT JOIN touches t ON t.customer_id = c.id"
         " WHERE c.deleted_at IS NULL),"
         # Quintiles among those who ever paid: the rest stand in a partition of their own, unscored.
@@ -160,7 +161,7 @@ def _next(q: Query, at: datetime, rules: Rules) -> str:
         " ELSE 'potential' END AS tier,"
         " CASE WHEN last_paid_at IS NULL THEN 'prospect'"
         f" WHEN recency_days > {r.churned_days} THEN 'churned' WHEN recency_days > {r.at_risk_days} THEN 'at_risk'"
-        f" WHEN {_days_since(q, 'first_paid_at', now)} <= {r.new_days} THEN 'new'"
+        f" WHEN {days_since(q, 'first_paid_at', now)} <= {r.new_days} THEN 'new'"
         f" WHEN paid_orders >= {r.loyal_orders} THEN 'loyal' ELSE 'active' END AS stage"
         " FROM scored"
     )

@@ -10,6 +10,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.access import AccessMutations, AccessQueries
 from schema.audit import AuditQueries
+from schema.churn import ChurnQueries
 from schema.complaints import ComplaintMutations, ComplaintQueries
 from schema.customers import CustomerMutations, CustomerQueries
 from schema.execution import BreadthFirstExecutionContext
@@ -29,7 +30,8 @@ __all__ = ["build_schema"]
 
 @strawberry.type(description="Everything kehu answers: customers and the graph between them, complaints, staff, tokens and the audit log.")
 class Query(
-    AccessQueries, NodeQueries, CustomerQueries, ComplaintQueries, FollowUpQueries, StaffQueries, TokenQueries, AuditQueries,
+    AccessQueries, NodeQueries, CustomerQueries, ComplaintQueries, FollowUpQueries, ChurnQueries, StaffQueries, TokenQueries,
+    AuditQueries,
 ):
     pass
 

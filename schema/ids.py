@@ -12,7 +12,7 @@ from models.validation import MAX_ID
 __all__ = ["NODE_TYPES", "from_global_id", "to_global_id"]
 
 NODE_TYPES = (
-    "Customer", "CustomerLink", "Interaction", "Order", "Complaint", "ComplaintEvent", "Notification", "FollowUp", "User",
+    "Customer", "CustomerLink", "Interaction", "Order", "Complaint", "ComplaintEvent", "Notification", "FollowUp", "ChurnAlert", "User",
     "Role", "Team", "ApiToken", "AuditEvent",
 )
 _DECODED = re.compile(r"^([A-Za-z]+):([1-9][0-9]{0,18})$")

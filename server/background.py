@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from models import db, escalation, live
+from models import churn, db, escalation, live
 from server.settings import Settings
 
 __all__ = ["running"]
@@ -32,6 +32,9 @@ async def _sweeping(every: float) -> None:
             if swept.total:
                 log.info("escalated %d complaints (%d first responses, %d resolutions late)",
                          swept.total, swept.first_response, swept.resolution)
+            alerts = await churn.sweep()
+            if alerts.opened or alerts.closed:
+                log.info("churn alerts: %d opened, %d closed", alerts.opened, alerts.closed)
         except Exception as error:  # the database may be away for a while; the next sweep catches up
             log.warning("the escalation sweep failed: %s", error.__class__.__name__ if db.unavailable(error) else error)
 

@@ -174,18 +174,19 @@ def _makemigrations(args: argparse.Namespace) -> int:
 
 
 async def _sweep(settings: Settings):
-    from models import db, escalation
+    from models import churn, db, escalation
 
     await db.init(settings.database_url, pool_size=2)
     try:
-        return await escalation.sweep()
+        return await escalation.sweep(), await churn.sweep()
     finally:
         await db.close()
 
 
 def _sweep_command(args: argparse.Namespace) -> int:
-    swept = asyncio.run(_sweep(_settings()))
+    swept, alerts = asyncio.run(_sweep(_settings()))
     print(f"escalated {swept.total} complaints: {swept.first_response} first responses and {swept.resolution} resolutions late")
+    print(f"churn alerts: {alerts.opened} opened, {alerts.closed} closed")
     return 0
 
 
@@ -241,7 +242,9 @@ def _parser() -> argparse.ArgumentParser:
     recompute = commands.add_parser("recompute", help="refresh every customer's segment: RFM scores, tier, lifecycle stage")
     recompute.set_defaults(run=_recompute_command)
 
-    sweep = commands.add_parser("sweep", help="escalate complaints whose SLA targets passed (the server does it every minute)")
+    sweep = commands.add_parser(
+        "sweep", help="escalate late complaints and open or close churn alerts (the server does it every minute)"
+    )
     sweep.set_defaults(run=_sweep_command)
 
     makemigrations = commands.add_parser("makemigrations", help="write a migration for model changes")

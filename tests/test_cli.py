@@ -48,7 +48,7 @@ def test_migrate_then_seed_demo_once(tmp_path):
     assert again.returncode == 0
     # The demo's complaints are fresh, its customers' segments not yet computed: both commands work on them.
     swept = run("sweep", env=env)
-    assert swept.returncode == 0 and "escalated 0 complaints" in swept.stdout
+    assert swept.returncode == 0 and "escalated 0 complaints" in swept.stdout and "churn alerts:" in swept.stdout
     recomputed = run("recompute", env=env)
     assert recomputed.returncode == 0 and "segments of 40 customers recomputed" in recomputed.stdout
 

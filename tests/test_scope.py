@@ -202,12 +202,14 @@ NOT_CUSTOMER_READS = {
     ),
     "surveys.survey_for_token": "the survey link's token is the customer's credential; it names no customer",
     "segments.recompute": "the system's refresh of every segment; read back through segments_by_customer",
+    "churn.sweep": "the system's sweep; alerts are read through churn_alerts (test_churn.py: a hidden customer's is absent)",
     **dict.fromkeys(
         ["follow_ups.schedule_follow_up", "follow_ups.complete_follow_up", "follow_ups.cancel_follow_up"],
         "a write to a follow-up of a customer the caller sees, answering through follow_ups_by_ids",
     ),
     **dict.fromkeys(
-        ["follow_ups.my_follow_ups", "follow_ups.count_my_follow_ups", "birthdays.upcoming_birthdays"],
+        ["follow_ups.my_follow_ups", "follow_ups.count_my_follow_ups", "birthdays.upcoming_birthdays",
+         "churn.churn_alerts", "churn.count_churn_alerts"],
         "a list over all the caller sees, not about one customer (test_follow_ups.py: a hidden customer is absent)",
     ),
     "sql.fetch": "runs a statement that a read above writes, scope included",
