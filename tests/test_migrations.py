@@ -73,9 +73,7 @@ HAND_WRITTEN = {
         "sqlite": f"status in {_RUNNING} and not resolution_breached",
     }),
     "notification_unread": ("notification", ("user_id", "created_at"), ("user_id", "created_at"), False, "read_at is null"),
-    "churn_alert_open": ("churn_alert", ("customer_id",), ("customer_id",), True, {
-        "postgres": "status = 'open' varying", "sqlite": "status = 'open'",
-    }),
+    "churn_alert_open": ("churn_alert", ("customer_id",), ("customer_id",), True, "status = 'open'"),
 }
 
 
