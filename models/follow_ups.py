@@ -1,5 +1,8 @@
 """Follow-ups (定期跟踪): who calls which customer by when, and what came of it.
 
+When one is done for a customer whose tier calls for regular care (VIP every 30 days, ACTIVE
+every 90), the next is scheduled for the same person and purpose.
+
 A follow-up is read where its customer is visible, like the customer's interactions.
 Completing one logs the interaction it was, with its outcome, in the same transaction; the
 follow-up keeps the interaction's id. Scheduling names an assignee within the scheduler's
@@ -38,6 +41,8 @@ __all__ = [
 ]
 
 MAX_AHEAD = timedelta(days=5 * 366)
+RECURRENCE = {"vip": 30, "active": 90}
+"""Days to the next follow-up when one is done, by the customer's tier (others: none)."""
 
 
 class FollowUpStatus(str, Enum):
@@ -160,7 +165,24 @@ async def complete_follow_up(scope: Scope, follow_up_id: int, outcome: Any, kind
         after = row | changes
         await record(scope, "follow_up.complete", "follow_up", follow_up_id, before=_audited(row), after=_audited(after),
                      connection=connection, customer_id=row["customer_id"])
+        await _recur(scope, row, connection)
     return after
+
+
+async def _recur(scope: Scope, done: dict[str, Any], connection) -> None:
+    """The next follow-up of a customer whose tier calls for regular care (``RECURRENCE``)."""
+    q = Query()
+    rows = await fetch(f"SELECT tier FROM customer_segment WHERE customer_id = {q.param(done['customer_id'])}", q)
+    days = RECURRENCE.get(rows[0]["tier"]) if rows else None
+    if days is None:
+        return
+    follow_up = await FollowUp.create(
+        customer_id=done["customer_id"], assignee_id=done["assignee_id"], purpose=done["purpose"],
+        due_on=datetime.now(UTC).date() + timedelta(days=days),
+        created_by_id=scope.viewer.user_id if scope.viewer else None, using_db=connection,
+    )
+    await record(scope, "follow_up.schedule", "follow_up", follow_up.id, after=_audited(_row(follow_up)),
+                 connection=connection, customer_id=done["customer_id"])
 
 
 @requires("interaction.create", "customer.read")

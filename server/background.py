@@ -1,9 +1,10 @@
-"""What a worker does beside answering requests: the escalation sweep, and listening for changes.
+"""What a worker does beside answering requests: the sweep, and listening for changes.
 
-Every worker sweeps every ``KEHU_SWEEP_SECONDS`` (models/escalation.py makes that safe: each
-escalation happens once however many sweep). On PostgreSQL every worker also LISTENs for the
-changes any worker announces (models/live.py) on a connection of its own, and hands them to
-its hub, where subscriptions and the admin's event streams read them.
+Every worker sweeps every ``KEHU_SWEEP_SECONDS``: complaint escalations and churn alerts (each
+happens once however many sweep), and, once a day, the customers' segments. On PostgreSQL
+every worker also LISTENs for the changes any worker announces (models/live.py) on a
+connection of its own, and hands them to its hub, where subscriptions and the admin's event
+streams read them.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
 
 import asyncpg
 
-from models import churn, db, escalation, live
+from models import churn, db, escalation, live, segments
 from server.settings import Settings
 
 __all__ = ["running"]
@@ -25,9 +27,14 @@ _RETRY_SECONDS = 5.0
 
 
 async def _sweeping(every: float) -> None:
+    recomputed: date | None = None
     while True:
         await asyncio.sleep(every)
         try:
+            if recomputed != (today := datetime.now(UTC).date()):  # segments: once a day (and at start)
+                count = await segments.recompute()
+                recomputed = today
+                log.info("recomputed the segments of %d customers", count)
             swept = await escalation.sweep()
             if swept.total:
                 log.info("escalated %d complaints (%d first responses, %d resolutions late)",

@@ -79,3 +79,31 @@ async def test_alerts_are_read_where_their_customer_is_visible(clean_db, as_user
     found = (await ask(http, "{ churnAlerts { totalCount edges { node { daysSinceLastPaid customer { name } } } } }"))
     assert found["data"]["churnAlerts"]["totalCount"] == 1
     assert found["data"]["churnAlerts"]["edges"][0]["node"]["customer"] == {"name": "东"}
+
+
+def test_the_servers_sweep_recomputes_segments_and_opens_alerts(tmp_path):
+    """A live server with a one-second sweep: the demo's customers get segments without anyone asking."""
+    import os
+    import re
+    import subprocess
+    import time
+
+    import httpx
+
+    from tests.browser import KEHU, live_server
+
+    env = {**os.environ, "KEHU_DATABASE_URL": f"sqlite://{tmp_path / 't.sqlite3'}", "KEHU_SECRET_KEY": "s" * 40,
+           "KEHU_SWEEP_SECONDS": "1"}
+    assert subprocess.run([KEHU, "migrate"], env=env, capture_output=True, timeout=120).returncode == 0
+    seeded = subprocess.run([KEHU, "seed-demo", "--count", "30"], env=env, capture_output=True, text=True, timeout=120)
+    token = re.search(r"Bearer (kehu_[A-Za-z0-9_-]+)", seeded.stdout).group(1)
+    with live_server(tmp_path, env=env, migrate=False) as server:
+        query = "{ customers(first: 30) { edges { node { segment { tier } } } } churnAlerts(status: null) { totalCount } }"
+        for _ in range(100):
+            answer = httpx.post(server.url("/graphql"), json={"query": query}, headers={"authorization": f"Bearer {token}"},
+                                timeout=10).json()
+            if all(edge["node"]["segment"] for edge in answer["data"]["customers"]["edges"]):
+                break
+            time.sleep(0.2)
+        assert all(edge["node"]["segment"] for edge in answer["data"]["customers"]["edges"]), server.log()
+        assert "recomputed the segments of 30 customers" in server.log()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -148,3 +149,21 @@ async def test_my_follow_ups_page_by_due_date(clean_db, as_user):
     assert [e["node"]["purpose"] for e in second["edges"]] == ["+5"] and not second["pageInfo"]["hasNextPage"]
     forged = await ask(http, page, {"after": "bm90IGEgY3Vyc29y"})
     assert forged["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_vip_gets_the_next_follow_up_when_one_is_done(clean_db, as_user):
+    from models.segments import CustomerSegment
+
+    me = await staff_member("sales@example.com", WORKER)
+    http = as_user(await bearer_for_user(me["id"]))
+    vip, other = await _customer("贵宾"), await _customer("普通")
+    today = datetime.now(UTC).date()
+    for name, tier in (("贵宾", "vip"), ("普通", "potential")):
+        await CustomerSegment.create(customer_id=(await Customer.get(name=name)).id, frequency=1, monetary=Decimal("1"), paid_orders=1,
+                                     touches=0, tier=tier, stage="active", computed_at=datetime.now(UTC))
+    for customer in (vip, other):
+        made = await ask(http, SCHEDULE, {"input": {"customerId": customer, "dueOn": str(today), "purpose": "季度回访"}})
+        await ask(http, COMPLETE, {"input": {"id": made["data"]["scheduleFollowUp"]["followUp"]["id"], "outcome": "好"}})
+    following = await FollowUp.filter(status="open").values("customer_id", "due_on", "purpose", "assignee_id")
+    assert following == [{"customer_id": (await Customer.get(name="贵宾")).id, "due_on": today + timedelta(days=30),
+                          "purpose": "季度回访", "assignee_id": me["id"]}]
