@@ -11,7 +11,6 @@ their customer is visible.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -111,12 +110,6 @@ async def sweep(at: datetime | None = None, rules: Rules = RULES) -> Swept:
     return Swept(len(opened), len(closed))
 
 
-def _ids(q: Query, ids: list[int]) -> str:
-    if q.dialect == "sqlite":
-        return f"(SELECT value FROM json_each({q.param(json.dumps(ids))}))"
-    return f"(SELECT unnest({q.param(ids)}::bigint[]))"
-
-
 async def _follow_ups(connection, at: datetime, alert_ids: list[int], rules: Rules) -> None:
     """The owner's follow-up of each new alert, set-based."""
     if not alert_ids:
@@ -125,8 +118,10 @@ async def _follow_ups(connection, at: datetime, alert_ids: list[int], rules: Rul
     due = at.date() + timedelta(days=rules.follow_up_days)
     await connection.execute_query(
         "INSERT INTO follow_up (customer_id, assignee_id, due_on, purpose, status, created_at)"
-        f" SELECT a.customer_id, a.assignee_id, {q.param(due)}, 'churn warning: ' || a.days_since || ' days since the last paid"
-        f" order (warning after ' || a.threshold_days || ')', 'open', {q.param(at)} FROM churn_alert a WHERE a.id IN {_ids(q, alert_ids)}",
+        # The purpose is data a person reads: in Chinese, the language the business works in.
+        f" SELECT a.customer_id, a.assignee_id, {q.param(due)}, '流失预警：最近一次付款订单在 ' || a.days_since ||"
+        f" ' 天前（超过 ' || a.threshold_days || ' 天视为有流失风险）', 'open', {q.param(at)} FROM churn_alert a"
+        f" WHERE a.id IN {q.id_set(alert_ids)}",
         q.params,
     )
 
@@ -135,11 +130,11 @@ async def _audit(connection, at: datetime, action: str, alert_ids: list[int]) ->
     if not alert_ids:
         return
     q = Query()
-    changes = q.param("{}") if q.dialect == "sqlite" else f"{q.param('{}')}::jsonb"
+    changes = q.json("{}")
     await connection.execute_query(
         "INSERT INTO audit_event (at, action, entity_type, entity_id, changes, customer_id)"
         f" SELECT {q.param(at)}, {q.param(action)}, 'churn_alert', a.id, {changes}, a.customer_id FROM churn_alert a"
-        f" WHERE a.id IN {_ids(q, alert_ids)}", q.params,
+        f" WHERE a.id IN {q.id_set(alert_ids)}", q.params,
     )
 
 

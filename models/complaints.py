@@ -23,8 +23,9 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from models import notifications, surveys, timeline
+from models import live, notifications, surveys, timeline
 from models.audit import record
+from models.customers import customers_by_ids
 from models.errors import DomainError, ErrorCode
 from models.pagination import Page, PageArgs, SortKey, fetch_pages
 from models.scope import Scope, requires
@@ -57,6 +58,7 @@ __all__ = [
     "count_complaints",
     "file_complaint",
     "list_complaints",
+    "offered_categories",
     "queue_teams",
     "sla",
     "transition_complaint",
@@ -146,7 +148,7 @@ class Complaint(Model):
     channel = fields.CharEnumField(Channel, max_length=8)
     category = fields.CharField(max_length=32)
     priority = fields.CharEnumField(Priority, max_length=8)
-    urgency = fields.SmallIntField()
+    urgency = fields.SmallIntField()  # the priority's rank, stored so that "most urgent first" reads an index
     status = fields.CharEnumField(Status, max_length=24, default=Status.NEW)
     assignee = fields.ForeignKeyField("models.User", related_name="assigned_complaints", null=True, on_delete=fields.SET_NULL)
     team = fields.ForeignKeyField("models.Team", related_name="complaints", null=True, on_delete=fields.SET_NULL)
@@ -265,6 +267,12 @@ async def categories(connection=None, *, inactive: bool = False) -> list[dict[st
     return await rows.using_db(connection).order_by("id").values("code", "label", "active")
 
 
+@requires("complaint.read")
+async def offered_categories(scope: Scope) -> list[dict[str, Any]]:
+    """The categories a complaint may be filed under, for a reader of complaints."""
+    return await categories()
+
+
 @requires("complaint.configure")
 async def set_category(scope: Scope, code: Any, label: Any, active: bool = True) -> list[dict[str, Any]]:
     """Add a category, or relabel, retire (``active`` false) or restore one; every category after.
@@ -301,10 +309,10 @@ async def _category(value: Any, connection) -> str:
     return code
 
 
-async def _next_reference(connection, at: datetime) -> str:
-    """``KH-<year>-<n>``: the year's next number, one row updated under its lock (no gaps in a
-    committed year except rolled-back filings, no number twice)."""
-    year = at.astimezone(ZoneInfo((await working_calendar(connection)).timezone)).year
+async def _next_reference(at: datetime, timezone: str) -> str:
+    """``KH-<year>-<n>``: the year's (in ``timezone``) next number, one row updated under its lock
+    (no gaps in a committed year except rolled-back filings, no number twice)."""
+    year = at.astimezone(ZoneInfo(timezone)).year
     q = Query()
     rows = await fetch(
         f"INSERT INTO complaint_sequence (year, last_number) VALUES ({q.param(year)}, 1)"
@@ -312,17 +320,6 @@ async def _next_reference(connection, at: datetime) -> str:
         q,
     )
     return f"KH-{year}-{rows[0]['last_number']:06d}"
-
-
-async def _visible_customer(scope: Scope, customer_id: int) -> dict[str, Any]:
-    q = Query()
-    rows = await fetch(
-        f"SELECT c.id, c.team_id FROM customer c WHERE c.id = {q.param(customer_id)} AND {scope.customers(q, 'c')}",
-        q,
-    )
-    if not rows:
-        raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
-    return rows[0]
 
 
 async def _order_of(customer_id: int, order_id: int | None) -> int | None:
@@ -350,16 +347,19 @@ async def file_complaint(scope: Scope, customer_id: int, data: dict[str, Any]) -
     if order_id is not None and not 0 < order_id <= MAX_ID:
         raise DomainError.single("orderId", "no such order of this customer.", ErrorCode.NOT_FOUND)
     async with in_transaction() as connection:
-        customer = await _visible_customer(scope, customer_id)
+        customer = (await customers_by_ids(scope, [customer_id], ("id", "team_id"))).get(customer_id)
+        if customer is None:
+            raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
         values["category"] = await _category(data.get("category"), connection)
         values["order_id"] = await _order_of(customer_id, order_id)
         policy = (await sla_policies(connection))[values["priority"]]
-        clock = await clock_for(policy["working_time"], connection)
+        calendar = await working_calendar(connection)  # read once: the clock's and the reference's year
+        clock = SlaClock(calendar if policy["working_time"] else None)
         at = now()
         first_due = clock.add(at, policy["first_response_minutes"] * 60)
         complaint = await Complaint.create(
             using_db=connection,
-            reference=await _next_reference(connection, at),
+            reference=await _next_reference(at, calendar.timezone),
             customer_id=customer_id,
             urgency=values["priority"].rank,
             team_id=customer["team_id"] if customer["team_id"] is not None else scope.owner().get("team_id"),
@@ -379,7 +379,7 @@ async def file_complaint(scope: Scope, customer_id: int, data: dict[str, Any]) -
         row = _as_row(complaint)
         await record(scope, "complaint.file", "complaint", complaint.id, after=_audited(row), connection=connection,
                      customer_id=customer_id)
-        await notifications.changed(connection, complaint.id, complaint.team_id)
+        await live.announce(connection, complaint.id, complaint.team_id)
     return row
 
 
@@ -470,7 +470,7 @@ async def transition_complaint(scope: Scope, complaint_id: int, to: Any, note: s
                               from_status=current.value, to_status=to.value, body=note)
         await record(scope, f"complaint.{to.value}", "complaint", complaint_id, before=_audited(row),
                      after=_audited(after), connection=connection, customer_id=row["customer_id"])
-        await notifications.changed(connection, complaint_id, row["team_id"])
+        await live.announce(connection, complaint_id, row["team_id"])
     return after
 
 
@@ -548,7 +548,7 @@ async def assign_complaint(scope: Scope, complaint_id: int, assignee_id: int | N
                      connection=connection, customer_id=row["customer_id"])
         if scope.viewer is None or chosen != scope.viewer.user_id:
             await notifications.notify(connection, [chosen], notifications.Kind.ASSIGNED, complaint_id, at)
-        await notifications.changed(connection, complaint_id, row["team_id"])
+        await live.announce(connection, complaint_id, row["team_id"])
     return after
 
 
@@ -567,7 +567,7 @@ async def add_complaint_note(scope: Scope, complaint_id: int, body: Any, interna
         await timeline.append(connection, scope, complaint_id, kind, at, body=body)
         await record(scope, f"complaint.{kind.value}", "complaint", complaint_id, before=_audited(row),
                      after=_audited(after), connection=connection, customer_id=row["customer_id"])
-        await notifications.changed(connection, complaint_id, row["team_id"])
+        await live.announce(connection, complaint_id, row["team_id"])
     return after
 
 

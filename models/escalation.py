@@ -47,13 +47,6 @@ _BREACHES = {
 }
 
 
-def _ids(q: Query, ids: list[int]) -> str:
-    """``ids`` as one parameter: a sweep may escalate more complaints than a statement takes parameters."""
-    if q.dialect == "sqlite":
-        return f"(SELECT value FROM json_each({q.param(json.dumps(ids))}))"
-    return f"(SELECT unnest({q.param(ids)}::bigint[]))"
-
-
 async def _sweep_one(kind: str, at: datetime) -> int:
     flag, overdue = _BREACHES[kind]
     async with in_transaction() as connection:
@@ -70,18 +63,14 @@ async def _sweep_one(kind: str, at: datetime) -> int:
         breached = json.dumps({"breached": {"from": None, "to": kind}}, separators=(",", ":"))
         for statement in (_timeline, _audit, _notify):
             q = Query()
-            await connection.execute_query(statement(q, at, breached if statement is _audit else target, _ids(q, ids)), q.params)
+            await connection.execute_query(statement(q, at, breached if statement is _audit else target, q.id_set(ids)), q.params)
         await live.announce_many(connection, [(row["id"], row["team_id"]) for row in rows])
     return len(rows)
 
 
-def _json(q: Query, text: str) -> str:
-    return q.param(text) if q.dialect == "sqlite" else f"{q.param(text)}::jsonb"
-
-
 def _timeline(q: Query, at: datetime, target: str, ids: str) -> str:
     return (
-        f"INSERT INTO complaint_event (complaint_id, at, kind, data) SELECT k.id, {q.param(at)}, 'escalated', {_json(q, target)}"
+        f"INSERT INTO complaint_event (complaint_id, at, kind, data) SELECT k.id, {q.param(at)}, 'escalated', {q.json(target)}"
         f" FROM complaint k WHERE k.id IN {ids}"
     )
 
@@ -89,7 +78,7 @@ def _timeline(q: Query, at: datetime, target: str, ids: str) -> str:
 def _audit(q: Query, at: datetime, target: str, ids: str) -> str:
     return (
         "INSERT INTO audit_event (at, action, entity_type, entity_id, changes, customer_id)"
-        f" SELECT {q.param(at)}, 'complaint.escalate', 'complaint', k.id, {_json(q, target)}, k.customer_id"
+        f" SELECT {q.param(at)}, 'complaint.escalate', 'complaint', k.id, {q.json(target)}, k.customer_id"
         f" FROM complaint k WHERE k.id IN {ids}"
     )
 

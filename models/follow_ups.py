@@ -20,6 +20,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models.audit import record
+from models.customers import customers_by_ids
 from models.errors import DomainError, ErrorCode
 from models.interactions import InteractionKind, log_interaction
 from models.pagination import Page, PageArgs, SortKey, fetch_pages
@@ -103,12 +104,6 @@ async def _assignee(scope: Scope, user_id: int | None) -> int:
     return user_id
 
 
-async def _visible_customer(scope: Scope, customer_id: int) -> None:
-    q = Query()
-    if not await fetch(f"SELECT c.id FROM customer c WHERE c.id = {q.param(customer_id)} AND {scope.customers(q, 'c')}", q):
-        raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
-
-
 @requires("interaction.create", "customer.read")
 async def schedule_follow_up(
     scope: Scope, customer_id: int, data: dict[str, Any], assignee_id: int | None = None
@@ -118,7 +113,8 @@ async def schedule_follow_up(
     due_on = _due_on(data.get("due_on"), today)
     purpose = clean_text(data.get("purpose"), "purpose", max_length=500, required=True, multiline=True)
     async with in_transaction() as connection:
-        await _visible_customer(scope, customer_id)
+        if customer_id not in await customers_by_ids(scope, [customer_id], ("id",)):
+            raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
         assignee = await _assignee(scope, assignee_id)
         follow_up = await FollowUp.create(
             customer_id=customer_id, assignee_id=assignee, due_on=due_on, purpose=purpose,

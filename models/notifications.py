@@ -12,7 +12,6 @@ from enum import Enum
 from tortoise import fields
 from tortoise.models import Model
 
-from models import live
 from models.errors import DomainError, ErrorCode
 from models.pagination import Page, PageArgs, SortKey
 from models.scope import Scope, requires
@@ -20,7 +19,7 @@ from models.sql import Query, fetch
 from models.validation import MAX_ID
 
 __all__ = [
-    "Kind", "Notification", "changed", "count_notifications", "list_notifications", "mark_notifications_read", "notify",
+    "Kind", "Notification", "count_notifications", "list_notifications", "mark_notifications_read", "notify",
 ]
 
 
@@ -49,10 +48,6 @@ async def notify(connection, user_ids: list[int], kind: Kind, complaint_id: int,
             using_db=connection,
         )
 
-
-async def changed(connection, complaint_id: int, team_id: int | None) -> None:
-    """A complaint changed: tell the live listeners of every worker (models/live.py)."""
-    await live.announce(connection, complaint_id, team_id)
 
 
 _KEY = SortKey("n.created_at", "datetime", descending=True)

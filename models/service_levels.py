@@ -34,7 +34,9 @@ __all__ = [
     "SlaPolicy",
     "WorkingHours",
     "calendar_days",
+    "calendar_for",
     "clock_for",
+    "policies_for",
     "sla_policies",
     "update_sla_policy",
     "update_working_calendar",
@@ -340,3 +342,15 @@ async def calendar_days(year: int | None = None) -> list[dict[str, Any]]:
     if year is not None:
         q = q.filter(day__gte=date(year, 1, 1), day__lte=date(year, 12, 31))
     return await q.values("day", "kind", "name")
+
+
+@requires("complaint.read")
+async def policies_for(scope: Scope) -> list[dict[str, Any]]:
+    """Every priority's policy, most urgent first, for a reader of complaints."""
+    return list((await sla_policies()).values())
+
+
+@requires("complaint.read")
+async def calendar_for(scope: Scope) -> tuple[WorkingCalendar, list[dict[str, Any]]]:
+    """The working calendar and its holidays and make-up days, for a reader of complaints."""
+    return await working_calendar(), await calendar_days()

@@ -8,6 +8,7 @@ runs the statement and converts columns back to Python values with the models' o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -46,6 +47,17 @@ class Query:
 
     def in_list(self, values: Iterable[Any]) -> str:
         return "(" + ", ".join(self.param(v) for v in values) + ")"
+
+    def id_set(self, ids: list[int]) -> str:
+        """``ids`` as one parameter, for ``x IN …``: a set-based write may touch more rows than a
+        statement takes parameters."""
+        if self.dialect == "sqlite":
+            return f"(SELECT value FROM json_each({self.param(json.dumps(ids))}))"
+        return f"(SELECT unnest({self.param(ids)}::bigint[]))"
+
+    def json(self, text: str) -> str:
+        """A JSON document (as text) for a JSON column."""
+        return self.param(text) if self.dialect == "sqlite" else f"{self.param(text)}::jsonb"
 
 
 def money_sum(column: str) -> str:

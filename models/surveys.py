@@ -27,7 +27,7 @@ from models.validation import clean_text
 
 __all__ = [
     "VALID_FOR", "Survey", "SurveyAnswer", "answer_survey", "survey_answers", "survey_for_token", "survey_token",
-    "submit_survey", "token_hash",
+    "submit_survey", "survey_link", "token_hash",
 ]
 
 VALID_FOR = timedelta(days=14)
@@ -50,6 +50,14 @@ class SurveyAnswer(Model):
 def survey_token(complaint_id: int, issued_at: datetime) -> str:
     """The survey link's token: the same each time it is asked for, unguessable without the secret."""
     return secret.derive(_PURPOSE, f"{complaint_id}:{issued_at.astimezone(UTC).isoformat()}")
+
+
+def survey_link(scope: Scope, complaint_id: int, issued_at: datetime | None, answered: bool, base_url: str) -> str | None:
+    """The link to send the customer, as ``scope`` may be shown it: to holders of complaint.handle,
+    from closing until it is answered or expires."""
+    if not scope.can("complaint.handle") or Survey.state(issued_at, answered) != Survey.OPEN:
+        return None
+    return f"{base_url}s/{survey_token(complaint_id, issued_at)}"
 
 
 def token_hash(complaint_id: int, issued_at: datetime) -> str:

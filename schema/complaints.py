@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from models import complaints, surveys
+from models import complaints, notifications, service_levels, surveys
 from models.complaints import Channel, ComplaintFilter, ComplaintOrder, Status
 from models.errors import DomainError, ErrorCode
 from models.service_levels import Priority
@@ -18,7 +17,7 @@ from schema import customers as customer_types
 from schema.context import Info
 from schema.errors import UserError, bad_input, or_bad_input
 from schema.ids import from_global_id, to_global_id
-from schema.mutations import Idempotent, input_dict, payload
+from schema.mutations import Idempotent, change, input_dict, payload
 from schema.relay import PAGE_ARGS_DOC, Connection, Node, connection, page_args
 
 if TYPE_CHECKING:
@@ -213,11 +212,8 @@ class Complaint(Node):
     )
     async def survey_url(self, info: Info) -> str | None:
         issued = self.row["survey_issued_at"]
-        if issued is None or not info.context.scope.can("complaint.handle"):
-            return None
-        if surveys.Survey.state(issued, await info.context.loaders.survey_answer.load(self.pk) is not None) != surveys.Survey.OPEN:
-            return None
-        return f"{info.context.base_url}s/{surveys.survey_token(self.pk, issued)}"
+        answered = issued is not None and await info.context.loaders.survey_answer.load(self.pk) is not None
+        return surveys.survey_link(info.context.scope, self.pk, issued, answered, info.context.base_url)
 
 
 def complaint_id(value: strawberry.ID, field: str) -> int:
@@ -327,8 +323,6 @@ class ComplaintQueries:
         after: Annotated[str | None, _arg("after")] = None,
         unread_only: Annotated[bool, strawberry.argument(description="Only those not marked read.")] = False,
     ) -> Connection[Notification]:
-        from models import notifications
-
         scope = info.context.scope
         args = page_args(first, after, None, None)
         page = await or_bad_input(notifications.list_notifications(scope, args, unread_only))
@@ -373,22 +367,16 @@ class ComplaintQueries:
 
     @strawberry.field(description="The categories a complaint may be filed under.")
     async def complaint_categories(self, info: Info) -> list[ComplaintCategory]:
-        info.context.scope.require("complaint.read")
-        return [ComplaintCategory(code=row["code"], label=row["label"]) for row in await complaints.categories()]
+        rows = await complaints.offered_categories(info.context.scope)
+        return [ComplaintCategory(code=row["code"], label=row["label"]) for row in rows]
 
     @strawberry.field(description="The SLA policy of each priority, most urgent first.")
     async def sla_policies(self, info: Info) -> list[SlaPolicy]:
-        from models.service_levels import sla_policies
-
-        info.context.scope.require("complaint.read")
-        return [_policy(row) for row in (await sla_policies()).values()]
+        return [_policy(row) for row in await service_levels.policies_for(info.context.scope)]
 
     @strawberry.field(description="The working calendar: weekly hours, holidays and make-up working days.")
     async def working_calendar(self, info: Info) -> WorkingCalendar:
-        from models import service_levels
-
-        info.context.scope.require("complaint.read")
-        return _calendar(await service_levels.working_calendar(), await service_levels.calendar_days())
+        return _calendar(*await service_levels.calendar_for(info.context.scope))
 
 
 def _policy(row: dict[str, Any]) -> SlaPolicy:
@@ -532,7 +520,7 @@ class ComplaintMutations:
     async def transition_complaint(
         self, info: Info, input: Annotated[TransitionComplaintInput, strawberry.argument(description="The move.")]
     ) -> ComplaintPayload:
-        return await _change(info, input, complaints.transition_complaint, lambda: (input.to, input.note))
+        return await change(ComplaintPayload, info, input, complaints.transition_complaint, lambda: (input.to, input.note))
 
     @strawberry.mutation(description="Give a complaint to a staff member, or automatically to the least busy handler of its team.")
     async def assign_complaint(
@@ -541,13 +529,13 @@ class ComplaintMutations:
         def assignee() -> tuple[int | None]:
             return (None if input.assignee_id is None else from_global_id(input.assignee_id, "assigneeId", "User")[1],)
 
-        return await _change(info, input, complaints.assign_complaint, assignee)
+        return await change(ComplaintPayload, info, input, complaints.assign_complaint, assignee)
 
     @strawberry.mutation(description="Add an internal note, or a reply to the customer, to a complaint's timeline.")
     async def add_complaint_note(
         self, info: Info, input: Annotated[AddComplaintNoteInput, strawberry.argument(description="The note.")]
     ) -> ComplaintPayload:
-        return await _change(info, input, complaints.add_complaint_note, lambda: (input.body, input.internal))
+        return await change(ComplaintPayload, info, input, complaints.add_complaint_note, lambda: (input.body, input.internal))
 
     @strawberry.mutation(description="Record the customer's survey answer collected by a channel (once per complaint).")
     async def submit_survey(
@@ -566,8 +554,6 @@ class ComplaintMutations:
     async def update_sla_policy(
         self, info: Info, input: Annotated[UpdateSlaPolicyInput, strawberry.argument(description="The new targets.")]
     ) -> SlaPolicyPayload:
-        from models import service_levels
-
         async def run() -> dict[str, Any]:
             changes = input_dict(input, exclude={"priority"})
             changes = {key: value for key, value in changes.items() if value is not None}
@@ -577,15 +563,13 @@ class ComplaintMutations:
         result = await payload(_PolicyResult, run, info, input, service_levels.update_sla_policy)
         if result.errors:
             return SlaPolicyPayload(sla_policy=None, errors=result.errors)
-        policy = (await service_levels.sla_policies())[Priority(result.priority)]
+        policy = next(p for p in await service_levels.policies_for(info.context.scope) if p["priority"] is Priority(result.priority))
         return SlaPolicyPayload(sla_policy=_policy(policy), errors=[])
 
     @strawberry.mutation(description="Change the working calendar (complaint.configure): hours, time zone, holidays, make-up days.")
     async def update_working_calendar(
         self, info: Info, input: Annotated[UpdateWorkingCalendarInput, strawberry.argument(description="The changes.")]
     ) -> WorkingCalendarPayload:
-        from models import service_levels
-
         async def run() -> dict[str, Any]:
             hours = {key: value for key, value in input_dict(input, exclude={"days"}).items() if value is not None}
             days = [{"day": d.day, "kind": d.kind.lower() if d.kind else None, "name": d.name} for d in input.days or ()]
@@ -595,31 +579,18 @@ class ComplaintMutations:
         result = await payload(_CalendarResult, run, info, input, service_levels.update_working_calendar)
         if result.errors:
             return WorkingCalendarPayload(working_calendar=None, errors=result.errors)
-        calendar = _calendar(await service_levels.working_calendar(), await service_levels.calendar_days())
+        calendar = _calendar(*await service_levels.calendar_for(info.context.scope))
         return WorkingCalendarPayload(working_calendar=calendar, errors=[])
 
     @strawberry.mutation(description="Mark your notifications read.")
     async def mark_notifications_read(
         self, info: Info, input: Annotated[MarkNotificationsReadInput, strawberry.argument(description="Which ones.")]
     ) -> MarkNotificationsReadPayload:
-        from models import notifications
-
         async def run() -> dict[str, Any]:
             ids = None if input.ids is None else [from_global_id(i, "ids", "Notification")[1] for i in input.ids]
             return {"marked": await notifications.mark_notifications_read(info.context.scope, ids)}
 
         return await payload(MarkNotificationsReadPayload, run, info, input, notifications.mark_notifications_read)
-
-
-async def _change(info: Info, input: Any, operation: Callable[..., Awaitable[dict[str, Any]]],
-                  arguments: Callable[[], tuple]) -> ComplaintPayload:
-    """A change to the complaint ``input.id`` names: ``operation(scope, pk, *arguments())``."""
-
-    async def run() -> dict[str, Any]:
-        pk = complaint_id(input.id, "id")
-        return {"complaint": await operation(info.context.scope, pk, *arguments())}
-
-    return await payload(ComplaintPayload, run, info, input, operation)
 
 
 @strawberry.type

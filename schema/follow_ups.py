@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +14,7 @@ from schema import customers as customer_types
 from schema.context import Info
 from schema.errors import UserError, or_bad_input
 from schema.ids import from_global_id, to_global_id
-from schema.mutations import Idempotent, input_dict, payload
+from schema.mutations import Idempotent, change, input_dict, payload
 from schema.relay import PAGE_ARGS_DOC, Connection, Node, connection, page_args
 
 if TYPE_CHECKING:
@@ -138,18 +137,6 @@ class FollowUpPayload:
     errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
 
 
-def _follow_up_id(value: strawberry.ID) -> int:
-    return from_global_id(value, "id", "FollowUp")[1]
-
-
-async def _change(info: Info, input: Any, operation: Callable[..., Awaitable[dict[str, Any]]],
-                  arguments: Callable[[], tuple]) -> FollowUpPayload:
-    async def run() -> dict[str, Any]:
-        return {"follow_up": await operation(info.context.scope, _follow_up_id(input.id), *arguments())}
-
-    return await payload(FollowUpPayload, run, info, input, operation)
-
-
 @strawberry.type
 class FollowUpMutations:
     @strawberry.mutation(description="Schedule a follow-up of a customer you see.")
@@ -168,10 +155,10 @@ class FollowUpMutations:
     async def complete_follow_up(
         self, info: Info, input: Annotated[CompleteFollowUpInput, strawberry.argument(description="What came of it.")]
     ) -> FollowUpPayload:
-        return await _change(info, input, follow_ups.complete_follow_up, lambda: (input.outcome, input.kind))
+        return await change(FollowUpPayload, info, input, follow_ups.complete_follow_up, lambda: (input.outcome, input.kind))
 
     @strawberry.mutation(description="Cancel an open follow-up.")
     async def cancel_follow_up(
         self, info: Info, input: Annotated[CancelFollowUpInput, strawberry.argument(description="Which.")]
     ) -> FollowUpPayload:
-        return await _change(info, input, follow_ups.cancel_follow_up, lambda: ())
+        return await change(FollowUpPayload, info, input, follow_ups.cancel_follow_up)

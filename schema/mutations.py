@@ -23,9 +23,10 @@ from models.errors import DomainError
 from models.idempotency import once
 from schema.context import Info
 from schema.errors import user_errors
+from schema.ids import from_global_id
 from schema.relay import Node
 
-__all__ = ["Idempotent", "input_dict", "payload"]
+__all__ = ["Idempotent", "change", "input_dict", "payload"]
 
 P = TypeVar("P")
 
@@ -102,3 +103,23 @@ async def payload(
             value = nodes[name].from_row(rows[name]) if rows else await nodes[name].load(info, value)
         values[name] = value
     return cls(**values, errors=[])
+
+
+async def change(
+    cls: type[P],
+    info: Info,
+    input: Any,
+    operation: Callable[..., Awaitable[dict[str, Any]]],
+    arguments: Callable[[], tuple] = tuple,
+) -> P:
+    """A change to the object ``input.id`` names, of the type of the payload's one object field:
+    ``operation(scope, pk, *arguments())``, its result that field (``arguments`` is called inside,
+    so that a bad argument is an error of the payload)."""
+    (field, node), = _nodes(cls).items()
+
+    async def run() -> dict[str, Any]:
+        pk = from_global_id(input.id, "id", node.__name__)[1]
+        return {field: await operation(info.context.scope, pk, *arguments())}
+
+    return await payload(cls, run, info, input, operation)
+

@@ -181,7 +181,7 @@ NOT_CUSTOMER_READS = {
         "a write to a complaint the caller sees (complaints.visible), answering through complaints_by_ids",
     ),
     **dict.fromkeys(
-        ["timeline.append", "notifications.notify", "notifications.changed", "live.announce", "live.announce_many",
+        ["timeline.append", "notifications.notify", "live.announce", "live.announce_many",
          "escalation.sweep"],
         "a write inside a complaint's transaction, or the system's sweep; announcements carry ids only",
     ),
@@ -193,7 +193,8 @@ NOT_CUSTOMER_READS = {
     **dict.fromkeys(
         ["service_levels.working_calendar", "service_levels.clock_for", "service_levels.sla_policies",
          "service_levels.calendar_days", "service_levels.update_sla_policy", "service_levels.update_working_calendar",
-         "complaints.categories", "complaints.set_category"],
+         "complaints.categories", "complaints.set_category", "complaints.offered_categories",
+         "service_levels.policies_for", "service_levels.calendar_for"],
         "configuration: SLA policies, the working calendar and categories belong to no customer",
     ),
     **dict.fromkeys(

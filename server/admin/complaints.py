@@ -43,7 +43,8 @@ _QUEUE_SIZE = 25
 
 
 def labels() -> dict[str, dict[str, str]]:
-    """How statuses, priorities, channels and timeline events read, in the page's language."""
+    """How the values of the domain's lists (statuses, priorities, channels, timeline events, interaction
+    kinds, order statuses, sources, link kinds) read, in the page's language."""
     return {
         "status": {
             "new": _("New"), "acknowledged": _("Acknowledged"), "in_progress": _("In progress"),
@@ -61,6 +62,19 @@ def labels() -> dict[str, dict[str, str]]:
             "survey_answered": _("Survey answered"),
         },
         "target": {"first_response": _("first response"), "resolution": _("resolution")},
+        "interaction": {
+            "call": _("Call"), "email": _("Email"), "sms": _("SMS"), "wechat": _("WeChat"), "visit": _("Visit"),
+            "meeting": _("Meeting"), "note": _("Note"),
+        },
+        "order": {"pending": _("Pending"), "paid": _("Paid"), "refunded": _("Refunded"), "cancelled": _("Cancelled")},
+        "source": {
+            "website": _("Website"), "wechat": _("WeChat"), "weibo": _("Weibo"), "app": _("App"), "store": _("Store"),
+            "event": _("Event"), "referral": _("Referral"), "import": _("Import"), "other": _("Other"),
+        },
+        "link": {
+            "family": _("Family"), "friend": _("Friend"), "colleague": _("Colleague"), "partner": _("Partner"),
+            "subsidiary": _("Subsidiary"), "other": _("Other"),
+        },
     }
 
 
@@ -166,7 +180,6 @@ async def complaint_work(admin: Admin) -> dict[str, Any]:
 
 @page
 async def queue(admin: Admin) -> Response:
-    admin.scope.require("complaint.read")
     context = await _rows_context(admin)
     return render(admin.request, "complaints.html", {
         **context,
@@ -180,7 +193,6 @@ async def queue(admin: Admin) -> Response:
 
 @page
 async def queue_rows(admin: Admin) -> Response:
-    admin.scope.require("complaint.read")
     return render(admin.request, "_complaint_rows.html", {**await _rows_context(admin), "labels": labels()}, admin=admin)
 
 
@@ -260,13 +272,9 @@ async def _show(admin: Admin, complaint_id: int, status: int = 200, errors: list
     actors = await complaints.colleagues(admin.scope, sorted({
         e[key] for e in events_ for key in ("actor_user_id",) if e[key]
     } | {e["data"].get("assignee_id") for e in events_ if e["data"].get("assignee_id")}))
-    survey_url = None
-    if admin.can("complaint.handle") and complaint["survey_issued_at"]:
-        answers = await surveys.survey_answers(admin.scope, [complaint_id])
-        if surveys.Survey.state(complaint["survey_issued_at"], complaint_id in answers) == surveys.Survey.OPEN:
-            base = admin.request.app.state.settings.public_url or str(admin.request.base_url)
-            survey_url = f"{base}s/{surveys.survey_token(complaint_id, complaint['survey_issued_at'])}"
     answer = (await surveys.survey_answers(admin.scope, [complaint_id])).get(complaint_id)
+    base = admin.request.app.state.settings.public_url or str(admin.request.base_url)
+    survey_url = surveys.survey_link(admin.scope, complaint_id, complaint["survey_issued_at"], answer is not None, base)
     template = "_complaint_body.html" if admin.request.headers.get("hx-request") else "complaint.html"
     return render(admin.request, template, {
         "complaint": complaint,
@@ -289,7 +297,6 @@ async def _show(admin: Admin, complaint_id: int, status: int = 200, errors: list
 
 @page
 async def complaint_page(admin: Admin) -> Response:
-    admin.scope.require("complaint.read")
     return await _show(admin, path_id(admin.request))
 
 

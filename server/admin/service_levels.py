@@ -19,12 +19,12 @@ def _minutes(raw: str | None) -> int | str | None:
 
 
 async def _show(admin: Admin, status: int = 200, errors: list | None = None, notice: str | None = None) -> Response:
-    admin.scope.require("complaint.configure")
-    calendar = await service_levels.working_calendar()
+    admin.scope.require("complaint.configure")  # a page for changing them; reading needs complaint.read
+    calendar, days = await service_levels.calendar_for(admin.scope)
     return render(admin.request, "service_levels.html", {
-        "policies": list((await service_levels.sla_policies()).values()),
+        "policies": await service_levels.policies_for(admin.scope),
         "calendar": calendar,
-        "days": await service_levels.calendar_days(),
+        "days": days,
         "categories": await complaints.categories(inactive=True),
         "weekday_names": [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")],
         "labels": labels(),
