@@ -11,8 +11,8 @@ of referrer, the referrer), and is visible where they are, deleted or not. Other
 change mentions (a new customer's referrer, a referrer replaced) are shown by id only to a
 reader who sees them, and as null to others, as that reader sees them everywhere else.
 Events about staff, tokens, sessions and teams are visible where a manager with the reader's
-scope reaches them; events about roles, SLA policies, the working calendar and complaint
-categories to every reader (they belong to no team).
+scope reaches them; events about roles, SLA policies, the working calendar, complaint categories, settings,
+exchange rates and saved segments to every reader (they belong to no team).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ CUSTOMER_DATA = frozenset({"churn_alert", "complaint", "customer", "customer_lin
 """Entity types whose events are about a customer's data: recorded with the customer's id."""
 ENTITY_TYPES = (
     *sorted(CUSTOMER_DATA), "user", "role", "team", "api_token", "admin_session", "sla_policy", "working_calendar",
-    "complaint_category",
+    "complaint_category", "setting", "exchange_rate", "saved_segment",
 )
 
 
@@ -191,7 +191,7 @@ def _visible(scope: Scope, q: Query) -> str:
     if scope.everywhere:
         return f"(e.customer_id IS NULL OR {about_customers})"
     about_staff = (
-        "(e.entity_type IN ('role', 'sla_policy', 'working_calendar', 'complaint_category')"
+        "(e.entity_type IN ('role', 'sla_policy', 'working_calendar', 'complaint_category', 'setting', 'exchange_rate', 'saved_segment')"
         f" OR (e.entity_type = 'team' AND {scope.teams(q, 'e.entity_id')})"
         f" OR (e.entity_type = 'user' AND EXISTS (SELECT 1 FROM staff_user u WHERE u.id = e.entity_id AND {scope.users(q, 'u')}))"
         " OR (e.entity_type = 'api_token' AND EXISTS (SELECT 1 FROM api_token t JOIN staff_user u ON u.id = t.user_id"

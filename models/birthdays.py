@@ -18,7 +18,7 @@ from models.scope import Scope, requires
 from models.service_levels import working_calendar
 from models.sql import Query, fetch
 
-__all__ = ["MAX_DAYS", "celebrated_on", "upcoming_birthdays"]
+__all__ = ["MAX_DAYS", "business_today", "celebrated_on", "celebrated_within", "upcoming_birthdays"]
 
 MAX_DAYS = 31
 MAX_FIRST = 100
@@ -46,6 +46,16 @@ def _month_day(column: str, dialect: str) -> str:
     return f"strftime('%m-%d', {column})" if dialect == "sqlite" else f"to_char({column}, 'MM-DD')"
 
 
+async def business_today() -> date:
+    """Today in the business's time zone (the working calendar's)."""
+    return datetime.now(UTC).astimezone(ZoneInfo((await working_calendar()).timezone)).date()
+
+
+def celebrated_within(q: Query, column: str, today: date, days: int) -> str:
+    """The condition "the birthday in ``column`` is celebrated from ``today`` to ``days`` ahead"."""
+    return f"{_month_day(column, q.dialect)} IN {q.in_list(sorted({key for key, _ in _month_days(today, days)}))}"
+
+
 @requires("customer.read")
 async def upcoming_birthdays(scope: Scope, days: int = 7, first: int = 20, today: date | None = None) -> list[dict[str, Any]]:
     """Visible customers with a birthday from today to ``days`` ahead, soonest first, then by name.
@@ -60,7 +70,7 @@ async def upcoming_birthdays(scope: Scope, days: int = 7, first: int = 20, today
     if not scope.can("customer.pii") or first == 0:
         return []
     if today is None:
-        today = datetime.now(UTC).astimezone(ZoneInfo((await working_calendar()).timezone)).date()
+        today = await business_today()
     q = Query()
     keys = _month_days(today, days)
     month_day = _month_day("c.birthday", q.dialect)

@@ -1,7 +1,7 @@
 """Churn early warning: a customer whose next paid order is overdue gets one alert, and a follow-up.
 
 A customer is at risk when the days since their last paid order exceed the greater of a
-global threshold (``RULES.threshold_days``, 113 by default, the figure the source documents
+global threshold (``Rules.threshold_days``, 113 by default, an admin may change it, the figure the source documents
 give) and ``k`` times their own median gap between paid orders (k = 2, from 3 paid orders on).
 The sweep opens one alert per customer and episode, set-based: a partial unique index on the
 open alerts makes a second impossible, also with two sweeps at once. It gives the customer's
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 from tortoise import fields
 from tortoise.models import Model
@@ -21,21 +22,22 @@ from tortoise.transactions import in_transaction
 from models.pagination import Page, PageArgs, SortKey
 from models.scope import Scope, requires
 from models.segments import days_since
+from models.settings import bounded, current
 from models.sql import Query, fetch
 
-__all__ = ["RULES", "ChurnAlert", "Swept", "churn_alerts", "count_churn_alerts", "sweep"]
+__all__ = ["ChurnAlert", "Rules", "Swept", "churn_alerts", "count_churn_alerts", "sweep"]
 
 
 @dataclass(frozen=True)
 class Rules:
-    threshold_days: int = 113
-    k: float = 2.0
-    min_orders: int = 3
-    follow_up_days: int = 3
-    """The owner's follow-up is due this many days after the alert opens."""
+    KEY: ClassVar[str] = "churn"
+    threshold_days: int = bounded(113, 7, 3660, "At risk after this many days without a paid order, at the least")
+    k: float = bounded(2.0, 1.0, 20.0, "Or after k times the customer's own median gap between paid orders, when that is longer")
+    min_orders: int = bounded(3, 2, 100, "The paid orders a customer needs before their own median gap counts")
+    follow_up_days: int = bounded(3, 0, 90, "The owner's follow-up of an alert is due this many days after it opens")
 
-
-RULES = Rules()
+    def problems(self) -> list[tuple[str, str]]:
+        return []
 
 
 class ChurnAlert(Model):
@@ -84,9 +86,10 @@ def _at_risk(q: Query, at: str, rules: Rules) -> str:
     )
 
 
-async def sweep(at: datetime | None = None, rules: Rules = RULES) -> Swept:
+async def sweep(at: datetime | None = None, rules: Rules | None = None) -> Swept:
     """Close the alerts of customers who paid again; open one for each customer newly at risk."""
     at = at or datetime.now(UTC)
+    rules = rules or await current(Rules)
     async with in_transaction() as connection:
         q = Query()
         closed = await connection.execute_query_dict(

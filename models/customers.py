@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.exceptions import IntegrityError
@@ -21,6 +19,9 @@ from models.pagination import Page, PageArgs, SortKey
 from models.refusals import Telling
 from models.scope import Scope, requires
 from models.sql import Query, fetch
+
+if TYPE_CHECKING:
+    from models.customer_filter import CustomerFilter
 from models.validation import (
     clean_choice,
     clean_custom_fields,
@@ -28,14 +29,12 @@ from models.validation import (
     clean_phone,
     clean_tags,
     clean_text,
-    clean_utc,
     not_in_future,
 )
 
 __all__ = [
     "COLUMNS",
     "Customer",
-    "CustomerFilter",
     "CustomerOrder",
     "CustomerTag",
     "Gender",
@@ -90,6 +89,10 @@ class Customer(Model):
     deleted_at = fields.DatetimeField(null=True)
     owner = fields.ForeignKeyField("models.User", related_name="customers", null=True, on_delete=fields.SET_NULL)
     team = fields.ForeignKeyField("models.Team", related_name="customers", null=True, on_delete=fields.SET_NULL)
+    owned_since = fields.DatetimeField(null=True)
+    """When the owner got the customer by a claim from the public pool (models/pool.py)."""
+    released_at = fields.DatetimeField(null=True)
+    """When the customer was last released to its team's public pool."""
 
     class Meta:
         table = "customer"
@@ -328,53 +331,6 @@ async def tags_by_customer(scope: Scope, ids: Iterable[int]) -> dict[int, list[s
     return tags
 
 
-@dataclass(frozen=True)
-class CustomerFilter:
-    search: str | None = None
-    tags: tuple[str, ...] = ()
-    sources: tuple[Source, ...] = ()
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-
-    def where(self, q: Query, scope: Scope) -> list[str]:
-        conditions: list[str] = []
-        search = clean_text(self.search, "search", max_length=100)
-        if search:
-            conditions.append(_search_condition(search, q, scope.can("customer.pii")))
-        if len(self.tags) > 10:
-            raise DomainError.single("tags", "filter by at most 10 tags.", ErrorCode.INVALID)
-        for tag in clean_tags(list(self.tags)) or []:
-            conditions.append(
-                f"EXISTS (SELECT 1 FROM customer_tag t WHERE t.customer_id = c.id AND t.tag = {q.param(tag)})"
-            )
-        if self.sources:
-            conditions.append(f"c.source IN {q.in_list(sorted({s.value for s in self.sources}))}")
-        if self.created_after is not None:
-            conditions.append(f"c.created_at >= {q.param(clean_utc(self.created_after, 'createdAfter'))}")
-        if self.created_before is not None:
-            conditions.append(f"c.created_at < {q.param(clean_utc(self.created_before, 'createdBefore'))}")
-        return conditions
-
-
-def _like(text: str) -> str:
-    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
-
-
-def _search_condition(search: str, q: Query, personal: bool) -> str:
-    """Name, email or phone contains the text; digits also match inside phone numbers.
-
-    Without ``customer.pii`` only names are searched: a search must not reveal what masking hides.
-    """
-    like = "ILIKE" if q.dialect == "postgres" else "LIKE"
-    pattern = _like(search)
-    columns = ("name", "email") if personal else ("name",)
-    parts = [f"c.{column} {like} {q.param(pattern)} ESCAPE '\\'" for column in columns]
-    digits = re.sub(r"[\s\-()+]", "", search)
-    if personal and digits.isdigit() and len(digits) >= 3:
-        parts.append(f"c.phone LIKE {q.param(_like(digits))} ESCAPE '\\'")
-    return "(" + " OR ".join(parts) + ")"
-
-
 class CustomerOrder(Enum):
     CREATED_AT = ("c.created_at", "datetime")
     UPDATED_AT = ("c.updated_at", "datetime")
@@ -393,7 +349,7 @@ async def list_customers(
     """A page of the visible customers ``filter`` picks, as rows of ``columns`` and the sort key."""
     args = args.checked()
     q = Query()
-    conditions = [scope.customers(q, "c"), *filter.where(q, scope)]
+    conditions = [scope.customers(q, "c"), *await filter.where(q, scope)]
     if (keyset := args.keyset_condition(order, q, "c")) is not None:
         conditions.append(keyset)
     sql = (
@@ -405,7 +361,7 @@ async def list_customers(
 
 async def count_customers(scope: Scope, filter: CustomerFilter) -> int:
     q = Query()
-    conditions = [scope.customers(q, "c"), *filter.where(q, scope)]
+    conditions = [scope.customers(q, "c"), *await filter.where(q, scope)]
     rows = await fetch(f"SELECT COUNT(*) AS n FROM customer c WHERE {' AND '.join(conditions)}", q)
     return rows[0]["n"]
 

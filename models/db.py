@@ -28,6 +28,9 @@ MODEL_MODULES = [
     "models.follow_ups",
     "models.segments",
     "models.churn",
+    "models.settings",
+    "models.pool",
+    "models.saved_segments",
 ]
 
 

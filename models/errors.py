@@ -21,6 +21,7 @@ class ErrorCode(str, Enum):
     RATE_LIMITED = "rate_limited"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     INVALID_TRANSITION = "invalid_transition"
+    TAKEN = "taken"
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ reach (oneself by default) who is active.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from tortoise import fields
 from tortoise.models import Model
@@ -25,25 +26,41 @@ from models.errors import DomainError, ErrorCode
 from models.interactions import InteractionKind, log_interaction
 from models.pagination import Page, PageArgs, SortKey, fetch_pages
 from models.scope import Scope, requires
+from models.settings import bounded, current
 from models.sql import Query, fetch
 from models.validation import MAX_ID, clean_choice, clean_text
 
 __all__ = [
     "FollowUp",
+    "Recurrence",
     "FollowUpStatus",
     "cancel_follow_up",
     "complete_follow_up",
     "count_my_follow_ups",
     "follow_up_counts",
     "follow_ups_by_ids",
+    "follow_up_assignees",
     "follow_ups_pages",
     "my_follow_ups",
+    "reschedule_follow_up",
     "schedule_follow_up",
 ]
 
 MAX_AHEAD = timedelta(days=5 * 366)
-RECURRENCE = {"vip": 30, "active": 90}
-"""Days to the next follow-up when one is done, by the customer's tier (others: none)."""
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """Days to the next follow-up when one is done, by the customer's tier (None: no next one)."""
+
+    KEY: ClassVar[str] = "follow_ups"
+    vip_days: int | None = bounded(30, 1, 3660, "Days to a VIP customer's next follow-up when one is done (empty: none)", optional=True)
+    active_days: int | None = bounded(90, 1, 3660, "Days to an ACTIVE customer's next follow-up when one is done (empty: none)", optional=True)
+    potential_days: int | None = bounded(None, 1, 3660, "Days to a POTENTIAL customer's next follow-up when one is done (empty: none)", optional=True)
+    dormant_days: int | None = bounded(None, 1, 3660, "Days to a DORMANT customer's next follow-up when one is done (empty: none)", optional=True)
+
+    def problems(self) -> list[tuple[str, str]]:
+        return []
 
 
 class FollowUpStatus(str, Enum):
@@ -166,10 +183,10 @@ async def complete_follow_up(scope: Scope, follow_up_id: int, outcome: Any, kind
 
 
 async def _recur(scope: Scope, done: dict[str, Any], connection) -> None:
-    """The next follow-up of a customer whose tier calls for regular care (``RECURRENCE``)."""
+    """The next follow-up of a customer whose tier calls for regular care (``Recurrence``)."""
     q = Query()
     rows = await fetch(f"SELECT tier FROM customer_segment WHERE customer_id = {q.param(done['customer_id'])}", q)
-    days = RECURRENCE.get(rows[0]["tier"]) if rows else None
+    days = getattr(await current(Recurrence), f"{rows[0]['tier']}_days") if rows else None
     if days is None:
         return
     follow_up = await FollowUp.create(
@@ -191,6 +208,37 @@ async def cancel_follow_up(scope: Scope, follow_up_id: int) -> dict[str, Any]:
         await record(scope, "follow_up.cancel", "follow_up", follow_up_id, before=_audited(row), after=_audited(after),
                      connection=connection, customer_id=row["customer_id"])
     return after
+
+
+@requires("interaction.create", "customer.read")
+async def reschedule_follow_up(
+    scope: Scope, follow_up_id: int, due_on: Any = None, assignee_id: int | None = None
+) -> dict[str, Any]:
+    """An open follow-up snoozed to ``due_on``, or handed to ``assignee_id`` (within reach), or both."""
+    if due_on is None and assignee_id is None:
+        raise DomainError.single(None, "give a new dueOn, a new assigneeId, or both.", ErrorCode.INVALID)
+    changes: dict[str, Any] = {}
+    if due_on is not None:
+        changes["due_on"] = _due_on(due_on, datetime.now(UTC).date())
+    async with in_transaction() as connection:
+        row = await _open(scope, follow_up_id)
+        if assignee_id is not None:
+            changes["assignee_id"] = await _assignee(scope, assignee_id)
+        await FollowUp.filter(id=follow_up_id).using_db(connection).update(**changes)
+        after = row | changes
+        await record(scope, "follow_up.reschedule", "follow_up", follow_up_id, before=_audited(row), after=_audited(after),
+                     connection=connection, customer_id=row["customer_id"])
+    return after
+
+
+@requires("interaction.create", "customer.read")
+async def follow_up_assignees(scope: Scope) -> list[dict[str, Any]]:
+    """Whom the caller may give a follow-up to: active staff within its reach (itself at least), by name."""
+    q = Query()
+    return await fetch(
+        f"SELECT u.id, u.display_name FROM staff_user u WHERE u.is_active AND {scope.users(q, 'u')}"
+        " ORDER BY u.display_name, u.id LIMIT 1000", q,
+    )
 
 
 _DUE = SortKey("f.due_on", "date", descending=False)

@@ -53,6 +53,8 @@ class Interaction(Model):
     occurred_at = fields.DatetimeField()
     summary = fields.TextField()
     outcome = fields.CharField(max_length=500, null=True)
+    logged_by = fields.ForeignKeyField("models.User", related_name="interactions_logged", null=True, on_delete=fields.SET_NULL)
+    """Who logged it: the public pool counts an owner's own touches."""
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -87,7 +89,8 @@ async def log_interaction(scope: Scope, customer_id: int, data: dict[str, Any]) 
     async with in_transaction() as connection:
         if customer_id not in await customers_by_ids(scope, [customer_id]):
             raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
-        interaction = await Interaction.create(customer_id=customer_id, using_db=connection, **values)
+        logged_by = scope.viewer.user_id if scope.viewer else None
+        interaction = await Interaction.create(customer_id=customer_id, logged_by_id=logged_by, using_db=connection, **values)
         await record(scope, "interaction.create", "interaction", interaction.id,
                      after={"customer_id": customer_id, **values}, connection=connection, customer_id=customer_id)
     return {column: getattr(interaction, column) for column in COLUMNS}

@@ -67,7 +67,7 @@ class Order(Model):
 
     class Meta:
         table = "orders"
-        indexes = (("customer_id", "placed_at", "id"),)
+        indexes = (("customer_id", "placed_at", "id"), ("created_at",))
         # Paid orders by customer: a partial index written in migration 0011 (RunPython).
 
 

@@ -21,6 +21,8 @@ PERMISSIONS: dict[str, str] = {
     "customer.export": "Export customer data",
     "interaction.create": "Log interactions with customers of your data scope",
     "order.create": "Record orders of customers of your data scope",
+    "customer.claim": "See your team's public pool (公海) and claim customers from it, up to the daily limit",
+    "customer.configure": "Change the tier rules, exchange rates, follow-up recurrence, churn and public pool settings",
     "complaint.read": "See the complaints of customers of your data scope, and those assigned to you",
     "complaint.create": "File complaints about customers of your data scope",
     "complaint.handle": "Work complaints through their states, note and reply, record survey answers",

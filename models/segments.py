@@ -15,18 +15,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from models.scope import Scope
+from models.scope import Scope, requires
+from models.settings import bounded, current
 from models.sql import Query, fetch
 
 __all__ = [
-    "BASE_CURRENCY", "RULES", "CustomerSegment", "ExchangeRate", "Reason", "SegmentChange", "Stage", "Tier", "days_since",
-    "reasons", "recompute", "segments_by_customer",
+    "BASE_CURRENCY", "CustomerSegment", "ExchangeRate", "Reason", "SegmentChange", "Stage", "Tier", "days_since",
+    "reasons", "recompute", "segment_history", "segments_by_customer",
 ]
 
 BASE_CURRENCY = "CNY"
@@ -50,22 +51,28 @@ class Stage(str, Enum):
 
 @dataclass(frozen=True)
 class Rules:
-    """The thresholds tiers and stages are drawn by (an admin will change them; these are the defaults)."""
+    """The thresholds tiers and stages are drawn by; an admin changes them (models/rules.py)."""
 
-    window_days: int = 365
-    touch_days: int = 90
-    dormant_days: int = 120
-    vip_recency: int = 4
-    vip_monetary: int = 5
-    active_days: int = 90
-    active_touches: int = 3
-    new_days: int = 90
-    loyal_orders: int = 3
-    at_risk_days: int = 113
-    churned_days: int = 365
+    KEY: ClassVar[str] = "segments"
+    window_days: int = bounded(365, 30, 3660, "Frequency and monetary count the paid orders of this many days")
+    touch_days: int = bounded(90, 7, 730, "Interactions of this many days count towards ACTIVE")
+    dormant_days: int = bounded(120, 14, 3660, "DORMANT after this many days without a paid order")
+    vip_recency: int = bounded(4, 1, 5, "VIP needs a recency score of at least this")
+    vip_monetary: int = bounded(5, 1, 5, "VIP needs a monetary score of at least this")
+    active_days: int = bounded(90, 1, 3660, "ACTIVE with a paid order within this many days")
+    active_touches: int = bounded(3, 1, 1000, "Or ACTIVE with at least this many interactions in the touch window")
+    new_days: int = bounded(90, 1, 3660, "Stage NEW while the first paid order is at most this many days old")
+    loyal_orders: int = bounded(3, 2, 1000, "Stage LOYAL from this many paid orders")
+    at_risk_days: int = bounded(113, 14, 3660, "Stage AT_RISK after this many days without a paid order")
+    churned_days: int = bounded(365, 15, 3660, "Stage CHURNED after this many days without a paid order")
 
-
-RULES = Rules()
+    def problems(self) -> list[tuple[str, str]]:
+        said = []
+        if self.active_days >= self.dormant_days:
+            said.append(("active_days", "must be fewer than the days after which a customer is dormant."))
+        if self.at_risk_days >= self.churned_days:
+            said.append(("at_risk_days", "must be fewer than the days after which a customer has churned."))
+        return said
 
 
 class ExchangeRate(Model):
@@ -126,31 +133,54 @@ def _number(q: Query, column: str) -> str:
     return f"CAST({column} AS REAL)" if q.dialect == "sqlite" else column
 
 
-def _next(q: Query, at: datetime, rules: Rules) -> str:
-    """The statement that computes every live customer's segment at ``at``."""
+def _cuts(q: Query, column: str, score: str, *, up: bool) -> str:
+    """The quintile of a customer scored against the stored ones (``refresh``): one plus the
+    quintiles from 2 to 5 whose edge the customer's ``column`` reaches."""
+    edge, compare = ("MIN", ">=") if up else ("MAX", "<=")
+    return "1 + " + " + ".join(
+        f"CASE WHEN {_number(q, column)} {compare} (SELECT {edge}({_number(q, column)}) FROM customer_segment"
+        f" WHERE {score} = {s}) THEN 1 ELSE 0 END"
+        for s in range(2, 6)
+    )
+
+
+def _next(q: Query, at: datetime, rules: Rules, customer_ids: list[int] | None = None) -> str:
+    """The statement that computes the segments at ``at``: of every live customer, scored by
+    quintiles among them; or of ``customer_ids``, scored against the quintiles stored."""
     now = q.param(at)
     since = q.param(at - timedelta(days=rules.window_days))
     touched = q.param(at - timedelta(days=rules.touch_days))
     base = q.param(BASE_CURRENCY)
     amount = f"{_number(q, 'o.amount')} * COALESCE({_number(q, 'x.rate')}, 1)"
+    only = (lambda column: f" AND {column} IN {q.id_set(customer_ids)}") if customer_ids is not None else (lambda _: "")
+    if customer_ids is None:
+        # Quintiles among those who ever paid: the rest stand in a partition of their own, unscored.
+        scores = (
+            "NTILE(5) OVER (PARTITION BY last_paid_at IS NULL ORDER BY last_paid_at, customer_id) AS r,"
+            " NTILE(5) OVER (PARTITION BY last_paid_at IS NULL ORDER BY frequency, customer_id) AS f,"
+            " NTILE(5) OVER (PARTITION BY last_paid_at IS NULL ORDER BY monetary, customer_id) AS m"
+        )
+    else:
+        scores = (
+            f"{_cuts(q, 'recency_days', 'r', up=False)} AS r, {_cuts(q, 'frequency', 'f', up=True)} AS f,"
+            f" {_cuts(q, 'monetary', 'm', up=True)} AS m"
+        )
     r = rules
     return (
         "WITH paid AS (SELECT o.customer_id, MIN(o.placed_at) AS first_paid_at, MAX(o.placed_at) AS last_paid_at,"
         f" SUM(CASE WHEN o.placed_at >= {since} THEN 1 ELSE 0 END) AS frequency,"
         f" SUM(CASE WHEN o.placed_at >= {since} THEN {amount} ELSE 0 END) AS monetary, COUNT(*) AS paid_orders"
         " FROM orders o LEFT JOIN exchange_rate x ON x.currency = o.currency"
-        f" WHERE o.status = 'paid' AND (o.currency = {base} OR x.currency IS NOT NULL) GROUP BY o.customer_id),"
-        f" touches AS (SELECT customer_id, COUNT(*) AS n FROM interaction WHERE occurred_at >= {touched} GROUP BY customer_id),"
+        f" WHERE o.status = 'paid' AND (o.currency = {base} OR x.currency IS NOT NULL){only('o.customer_id')}"
+        " GROUP BY o.customer_id),"
+        f" touches AS (SELECT customer_id, COUNT(*) AS n FROM interaction WHERE occurred_at >= {touched}{only('customer_id')}"
+        " GROUP BY customer_id),"
         " base AS (SELECT c.id AS customer_id, p.first_paid_at, p.last_paid_at, COALESCE(p.frequency, 0) AS frequency,"
         " ROUND(COALESCE(p.monetary, 0), 2) AS monetary, COALESCE(p.paid_orders, 0) AS paid_orders,"
         f" {days_since(q, 'p.last_paid_at', now)} AS recency_days, COALESCE(t.n, 0) AS touches"
         " FROM customer c LEFT JOIN paid p ON p.customer_id = c.id LEFT JOIN touches t ON t.customer_id = c.id"
-        " WHERE c.deleted_at IS NULL),"
-        # Quintiles among those who ever paid: the rest stand in a partition of their own, unscored.
-        " scored AS (SELECT base.*,"
-        " NTILE(5) OVER (PARTITION BY last_paid_at IS NULL ORDER BY last_paid_at, customer_id) AS r,"
-        " NTILE(5) OVER (PARTITION BY last_paid_at IS NULL ORDER BY frequency, customer_id) AS f,"
-        " NTILE(5) OVER (PARTITION BY last_paid_at IS NULL ORDER BY monetary, customer_id) AS m FROM base)"
+        f" WHERE c.deleted_at IS NULL{only('c.id')}),"
+        f" scored AS (SELECT base.*, {scores} FROM base)"
         " SELECT customer_id, recency_days, frequency, monetary, paid_orders, touches, first_paid_at,"
         " CASE WHEN last_paid_at IS NULL THEN NULL ELSE r END AS r,"
         " CASE WHEN last_paid_at IS NULL THEN NULL ELSE f END AS f,"
@@ -170,15 +200,13 @@ def _next(q: Query, at: datetime, rules: Rules) -> str:
 _COLUMNS = "customer_id, recency_days, frequency, monetary, paid_orders, touches, first_paid_at, r, f, m, tier, stage"
 
 
-async def recompute(at: datetime | None = None, rules: Rules = RULES) -> int:
-    """Refresh every live customer's segment; record each change of tier or stage. How many customers."""
-    at = at or datetime.now(UTC)
+async def _store(at: datetime, rules: Rules, customer_ids: list[int] | None) -> int:
     async with in_transaction() as connection:
         q = Query()
-        if q.dialect != "sqlite":  # one recompute at a time: a second one compares with the first's result
+        if q.dialect != "sqlite":  # one at a time: a second one compares with the first's result
             await connection.execute_query("SELECT pg_advisory_xact_lock(4832013)")
         temporary = "CREATE TEMP TABLE segment_next ON COMMIT DROP AS " if q.dialect != "sqlite" else "CREATE TEMP TABLE segment_next AS "
-        await connection.execute_query(temporary + _next(q, at, rules), q.params)
+        await connection.execute_query(temporary + _next(q, at, rules, customer_ids), q.params)
         q = Query()
         await connection.execute_query(
             "INSERT INTO segment_change (customer_id, at, from_tier, to_tier, from_stage, to_stage)"
@@ -186,7 +214,12 @@ async def recompute(at: datetime | None = None, rules: Rules = RULES) -> int:
             " LEFT JOIN customer_segment s ON s.customer_id = n.customer_id"
             " WHERE s.customer_id IS NULL OR s.tier <> n.tier OR s.stage <> n.stage", q.params,
         )
-        await connection.execute_query("DELETE FROM customer_segment")
+        if customer_ids is None:
+            await connection.execute_query("DELETE FROM customer_segment")
+        else:
+            await connection.execute_query(
+                "DELETE FROM customer_segment WHERE customer_id IN (SELECT customer_id FROM segment_next)"
+            )
         q = Query()
         await connection.execute_query(
             f"INSERT INTO customer_segment ({_COLUMNS}, computed_at) SELECT {_COLUMNS}, {q.param(at)} FROM segment_next", q.params,
@@ -197,8 +230,36 @@ async def recompute(at: datetime | None = None, rules: Rules = RULES) -> int:
     return counted[0]["n"]
 
 
+async def recompute(at: datetime | None = None, rules: Rules | None = None) -> int:
+    """Refresh every live customer's segment; record each change of tier or stage. How many customers."""
+    return await _store(at or datetime.now(UTC), rules or await current(Rules), None)
+
+
+STALE_MARGIN = timedelta(minutes=1)
+"""An order committed a little after its ``created_at`` is still seen by the next refresh."""
+
+
+async def refresh(at: datetime | None = None) -> int:
+    """Refresh the segments of the customers whose orders changed since theirs was computed, and of
+    new customers, scored against the stored quintiles (the nightly ``recompute`` redraws them)."""
+    at = at or datetime.now(UTC)
+    q = Query()
+    since = q.param(at - timedelta(days=2))
+    stale = await fetch(
+        "SELECT DISTINCT o.customer_id FROM orders o LEFT JOIN customer_segment s ON s.customer_id = o.customer_id"
+        f" WHERE o.created_at > {since} AND (s.computed_at IS NULL OR o.created_at > s.computed_at"
+        f" OR o.created_at > {q.param(at - STALE_MARGIN)})"
+        " UNION SELECT c.id FROM customer c LEFT JOIN customer_segment s ON s.customer_id = c.id"
+        f" WHERE c.created_at > {since} AND c.deleted_at IS NULL AND s.customer_id IS NULL", q,
+    )
+    if not stale:
+        return 0
+    return await _store(at, await current(Rules), [row["customer_id"] for row in stale])
+
+
 async def segments_by_customer(scope: Scope, customer_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The stored segments of the visible customers among ``customer_ids``."""
+    """The stored segments of the visible customers among ``customer_ids``, each with the ``rules``
+    its reasons are told by."""
     if not customer_ids:
         return {}
     q = Query()
@@ -206,7 +267,9 @@ async def segments_by_customer(scope: Scope, customer_ids: list[int]) -> dict[in
         f"SELECT s.{_COLUMNS.replace(', ', ', s.')}, s.computed_at FROM customer_segment s JOIN customer c ON c.id = s.customer_id"
         f" WHERE s.customer_id IN {q.in_list(customer_ids)} AND {scope.customers(q, 'c')}"
     )
-    return {row["customer_id"]: row for row in await fetch(sql, q, CustomerSegment)}
+    rows = await fetch(sql, q, CustomerSegment)
+    rules = await current(Rules) if rows else None
+    return {row["customer_id"]: {**row, "rules": rules} for row in rows}
 
 
 @dataclass(frozen=True)
@@ -242,8 +305,10 @@ def _reason(code: str, language: str, **values: Any) -> Reason:
     return Reason(code, values, (english if language == "en" else chinese).format(**values))
 
 
-def reasons(row: dict[str, Any], language: str = "zh_CN", at: datetime | None = None, rules: Rules = RULES) -> list[Reason]:
-    """Why the customer has its tier and its stage, told from the stored numbers and the rules."""
+def reasons(row: dict[str, Any], language: str = "zh_CN", at: datetime | None = None) -> list[Reason]:
+    """Why the customer has its tier and its stage, told from the stored numbers and the rules
+    (a row of ``segments_by_customer``)."""
+    rules = row["rules"]
     days, touches, orders = row["recency_days"], row["touches"], row["paid_orders"]
     tier, stage = Tier(row["tier"]), Stage(row["stage"])
     said = []
@@ -272,3 +337,15 @@ def reasons(row: dict[str, Any], language: str = "zh_CN", at: datetime | None = 
         said.append(_reason("STAGE_ACTIVE", language, orders=orders, days=days))
     return said
 
+
+@requires("customer.read")
+async def segment_history(scope: Scope, customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """The customer's changes of tier and stage, newest first (none for a customer the caller does not see)."""
+    limit = max(0, min(int(limit), 100))
+    q = Query()
+    sql = (
+        "SELECT h.id, h.customer_id, h.at, h.from_tier, h.to_tier, h.from_stage, h.to_stage FROM segment_change h"
+        f" JOIN customer c ON c.id = h.customer_id WHERE h.customer_id = {q.param(customer_id)} AND {scope.customers(q, 'c')}"
+        f" ORDER BY h.at DESC, h.id DESC LIMIT {limit}"
+    )
+    return await fetch(sql, q, SegmentChange)

@@ -20,6 +20,9 @@ from schema.interactions import InteractionMutations
 from schema.limits import QueryLimits
 from schema.nodes import NodeQueries
 from schema.orders import OrderMutations
+from schema.pool import PoolMutations, PoolQueries
+from schema.rules import RulesMutations, RulesQueries
+from schema.saved_segments import SavedSegmentMutations, SavedSegmentQueries
 from schema.scalars import SCALAR_MAP
 from schema.staff import StaffMutations, StaffQueries
 from schema.subscriptions import Subscription
@@ -30,8 +33,8 @@ __all__ = ["build_schema"]
 
 @strawberry.type(description="Everything kehu answers: customers and the graph between them, complaints, staff, tokens and the audit log.")
 class Query(
-    AccessQueries, NodeQueries, CustomerQueries, ComplaintQueries, FollowUpQueries, ChurnQueries, StaffQueries, TokenQueries,
-    AuditQueries,
+    AccessQueries, NodeQueries, CustomerQueries, SavedSegmentQueries, PoolQueries, ComplaintQueries, FollowUpQueries,
+    ChurnQueries, RulesQueries, StaffQueries, TokenQueries, AuditQueries,
 ):
     pass
 
@@ -39,7 +42,7 @@ class Query(
 @strawberry.type(description="Every change: each takes one `input` and returns a payload with `errors`.")
 class Mutation(
     AccessMutations, CustomerMutations, GraphMutations, InteractionMutations, OrderMutations, StaffMutations,
-    TokenMutations, ComplaintMutations, FollowUpMutations,
+    TokenMutations, ComplaintMutations, FollowUpMutations, SavedSegmentMutations, PoolMutations, RulesMutations,
 ):
     pass
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,11 +12,13 @@ from strawberry.scalars import JSON
 from strawberry.types.nodes import SelectedField, Selection
 
 from models import customers
-from models.customers import CustomerFilter, CustomerOrder, Gender, Source
+from models.customer_filter import CustomerFilter
+from models.customers import CustomerOrder, Gender, Source
 from models.errors import DomainError, ErrorCode
 from models.graph import MAX_TREE_DEPTH, LinkKind, tree_args
 from models.interactions import InteractionKind
 from models.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from models.segments import Stage, Tier
 from schema import graph, interactions, orders
 from schema.context import Info
 from schema.errors import UserError, bad_input
@@ -33,6 +35,8 @@ __all__ = ["Customer", "CustomerMutations", "CustomerQueries", "load_customer"]
 
 strawberry.enum(Source, name="CustomerSource", description="The channel a customer first came through.")
 strawberry.enum(Gender, name="Gender", description="A customer's gender, where they gave it.")
+strawberry.enum(Tier, name="CustomerTier", description="How much effort a customer deserves: VIP, ACTIVE, POTENTIAL, DORMANT.")
+strawberry.enum(Stage, name="LifecycleStage", description="Where a customer is in their life with the business.")
 
 
 ComplaintRef = Annotated["Complaint", strawberry.lazy("schema.complaints")]
@@ -48,6 +52,8 @@ def _arg(name: str) -> Any:
 class Customer(Node):
     pk: strawberry.Private[int]
     referrer_pk: strawberry.Private[int | None]
+    owner_pk: strawberry.Private[int | None]
+    team_pk: strawberry.Private[int | None]
     name: str = strawberry.field(description="Full name or company name.")
     phone: str | None = strawberry.field(description="Mobile or phone number in E.164 form (+8613812345678).")
     email: str | None = strawberry.field(description="Email address, lower case.")
@@ -70,6 +76,8 @@ class Customer(Node):
             id=to_global_id("Customer", row["id"]),
             pk=row["id"],
             referrer_pk=get("referrer_id"),
+            owner_pk=get("owner_id"),
+            team_pk=get("team_id"),
             name=get("name"),
             phone=get("phone"),
             email=get("email"),
@@ -87,6 +95,14 @@ class Customer(Node):
     @classmethod
     async def load(cls, info: Info, pk: int) -> Customer | None:
         return await load_customer(info, pk)
+
+    @strawberry.field(description="The User who owns the customer; null while it is in its team's public pool.")
+    def owner_id(self) -> strawberry.ID | None:
+        return None if self.owner_pk is None else to_global_id("User", self.owner_pk)
+
+    @strawberry.field(description="The Team the customer belongs to.")
+    def team_id(self) -> strawberry.ID | None:
+        return None if self.team_pk is None else to_global_id("Team", self.team_pk)
 
     @strawberry.field(description="Tags on the customer, in alphabetical order.")
     async def tags(self, info: Info) -> list[str]:
@@ -253,7 +269,7 @@ _FIELD_COLUMNS = {
     "name": ("name",), "phone": ("phone",), "email": ("email",), "birthday": ("birthday",),
     "gender": ("gender",), "company": ("company",), "source": ("source",), "customFields": ("custom_fields",),
     "notes": ("notes",), "createdAt": ("created_at",), "updatedAt": ("updated_at",),
-    "referrer": ("referrer_id",), "referredAt": ("referrer_id", "referred_at"),
+    "referrer": ("referrer_id",), "referredAt": ("referrer_id", "referred_at"), "ownerId": ("owner_id",), "teamId": ("team_id",),
 }
 _BY_ID = frozenset({
     "id", "__typename", "tags", "referrals", "referralTree", "referralStats", "links", "interactions", "orders",
@@ -292,7 +308,7 @@ def _selected(selections: list[Selection], path: tuple[str, ...]) -> Iterator[st
             yield from _selected(selection.selections, path[1:])
 
 
-@strawberry.input(description="Narrow the customer list; all given conditions must hold.")
+@strawberry.input(description="Narrow the customer list; all given conditions must hold. Saved segments keep one.")
 class CustomerFilterInput:
     search: str | None = strawberry.field(
         default=None, description="Text in the name, email or phone (digits match anywhere in the number)."
@@ -301,14 +317,49 @@ class CustomerFilterInput:
     source: list[Source] | None = strawberry.field(default=None, description="Customers from any of these channels.")
     created_after: datetime | None = strawberry.field(default=None, description="Created at or after this time.")
     created_before: datetime | None = strawberry.field(default=None, description="Created before this time.")
+    tiers: list[Tier] | None = strawberry.field(default=None, description="Customers of any of these tiers (as last computed).")
+    stages: list[Stage] | None = strawberry.field(default=None, description="Customers in any of these lifecycle stages.")
+    recency_min: int | None = strawberry.field(default=None, description="RFM recency score at least this (1–5).")
+    recency_max: int | None = strawberry.field(default=None, description="RFM recency score at most this (1–5).")
+    frequency_min: int | None = strawberry.field(default=None, description="RFM frequency score at least this (1–5).")
+    frequency_max: int | None = strawberry.field(default=None, description="RFM frequency score at most this (1–5).")
+    monetary_min: int | None = strawberry.field(default=None, description="RFM monetary score at least this (1–5).")
+    monetary_max: int | None = strawberry.field(default=None, description="RFM monetary score at most this (1–5).")
+    owner_ids: list[strawberry.ID] | None = strawberry.field(default=None, description="Customers owned by any of these Users (at most 50).")
+    team_ids: list[strawberry.ID] | None = strawberry.field(default=None, description="Customers of any of these Teams (at most 50).")
+    last_paid_after: datetime | None = strawberry.field(default=None, description="The last paid order placed at or after this time.")
+    last_paid_before: datetime | None = strawberry.field(
+        default=None, description="The last paid order placed before this time (customers who never paid are left out)."
+    )
+    has_open_complaint: bool | None = strawberry.field(
+        default=None, description="True: with a complaint not yet resolved, closed or cancelled; false: without one."
+    )
+    birthday_within_days: int | None = strawberry.field(
+        default=None, description="A birthday from today to this many days ahead (0–31); needs customer.pii."
+    )
 
     def to_domain(self) -> CustomerFilter:
+        """The domain's filter; a malformed owner or team ID is refused (DomainError)."""
         return CustomerFilter(
             search=self.search,
             tags=tuple(self.tags or ()),
             sources=tuple(self.source or ()),
             created_after=self.created_after,
             created_before=self.created_before,
+            tiers=tuple(self.tiers or ()),
+            stages=tuple(self.stages or ()),
+            recency_min=self.recency_min,
+            recency_max=self.recency_max,
+            frequency_min=self.frequency_min,
+            frequency_max=self.frequency_max,
+            monetary_min=self.monetary_min,
+            monetary_max=self.monetary_max,
+            owner_ids=tuple(from_global_id(i, "ownerIds", "User")[1] for i in self.owner_ids or ()),
+            team_ids=tuple(from_global_id(i, "teamIds", "Team")[1] for i in self.team_ids or ()),
+            last_paid_after=self.last_paid_after,
+            last_paid_before=self.last_paid_before,
+            has_open_complaint=self.has_open_complaint,
+            birthday_within_days=self.birthday_within_days,
         )
 
 
@@ -371,16 +422,21 @@ class CustomerQueries:
         filter: Annotated[CustomerFilterInput | None, strawberry.argument(description="Conditions to narrow the list.")] = None,
         order_by: Annotated[CustomerOrderByInput | None, strawberry.argument(description="How to sort the list.")] = None,
     ) -> Connection[Customer]:
-        scope = info.context.scope
-        args = page_args(first, after, last, before)
-        domain_filter = (filter or CustomerFilterInput()).to_domain()
-        try:
-            page = await customers.list_customers(
-                scope, domain_filter, _sort_key(order_by), args, columns(info, "edges", "node")
-            )
-        except DomainError as error:
-            raise bad_input(error) from None
-        return connection(page, Customer.from_row, lambda: customers.count_customers(scope, domain_filter))
+        return await customer_list(info, (filter or CustomerFilterInput()).to_domain, page_args(first, after, last, before), order_by)
+
+
+async def customer_list(
+    info: Info, domain_filter: Callable[[], CustomerFilter], args: Any, order_by: CustomerOrderByInput | None = None
+) -> Connection[Customer]:
+    """A page of the visible customers a filter picks, with their count: ``customers`` and a saved
+    segment's ``customers`` alike. The filter is made inside, so that a bad one is a client error."""
+    scope = info.context.scope
+    try:
+        chosen = domain_filter()
+        page = await customers.list_customers(scope, chosen, _sort_key(order_by), args, columns(info, "edges", "node"))
+    except DomainError as error:
+        raise bad_input(error) from None
+    return connection(page, Customer.from_row, lambda: customers.count_customers(scope, chosen))
 
 
 @strawberry.input(description="A new customer. Phone or email already held by a live customer is refused.")

@@ -131,6 +131,15 @@ class CancelFollowUpInput(Idempotent):
     id: strawberry.ID = strawberry.field(description="The follow-up.")
 
 
+@strawberry.input(description="An open follow-up snoozed to another day, handed to someone else, or both.")
+class RescheduleFollowUpInput(Idempotent):
+    id: strawberry.ID = strawberry.field(description="The follow-up; it must be OPEN.")
+    due_on: date | None = strawberry.field(default=None, description="The new day it is due, from today to five years ahead.")
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Who does it from now on: an active User within your reach. At least one of dueOn and assigneeId."
+    )
+
+
 @strawberry.type(description="The result of a change to a follow-up.")
 class FollowUpPayload:
     follow_up: FollowUp | None = strawberry.field(description="The follow-up after the change; null when refused.")
@@ -156,6 +165,16 @@ class FollowUpMutations:
         self, info: Info, input: Annotated[CompleteFollowUpInput, strawberry.argument(description="What came of it.")]
     ) -> FollowUpPayload:
         return await change(FollowUpPayload, info, input, follow_ups.complete_follow_up, lambda: (input.outcome, input.kind))
+
+    @strawberry.mutation(description="Snooze an open follow-up to another day, or hand it to a colleague within your reach.")
+    async def reschedule_follow_up(
+        self, info: Info, input: Annotated[RescheduleFollowUpInput, strawberry.argument(description="Which, and what changes.")]
+    ) -> FollowUpPayload:
+        def arguments() -> tuple:
+            assignee = None if input.assignee_id is None else from_global_id(input.assignee_id, "assigneeId", "User")[1]
+            return input.due_on, assignee
+
+        return await change(FollowUpPayload, info, input, follow_ups.reschedule_follow_up, arguments)
 
     @strawberry.mutation(description="Cancel an open follow-up.")
     async def cancel_follow_up(

@@ -13,7 +13,7 @@ __all__ = ["NODE_TYPES", "from_global_id", "to_global_id"]
 
 NODE_TYPES = (
     "Customer", "CustomerLink", "Interaction", "Order", "Complaint", "ComplaintEvent", "Notification", "FollowUp", "ChurnAlert", "User",
-    "Role", "Team", "ApiToken", "AuditEvent",
+    "Role", "Team", "ApiToken", "AuditEvent", "SavedSegment",
 )
 _DECODED = re.compile(r"^([A-Za-z]+):([1-9][0-9]{0,18})$")
 

@@ -20,6 +20,7 @@ from models import (
     graph,
     interactions,
     orders,
+    saved_segments,
     segments,
     service_levels,
     staff,
@@ -230,3 +231,7 @@ class Loaders:
     @cached_property
     def segment(self) -> DataLoader:
         return self._by_id(segments.segments_by_customer)
+
+    @cached_property
+    def saved_segment(self) -> DataLoader:
+        return self._by_id(saved_segments.saved_segments_by_ids)

@@ -20,6 +20,7 @@ from schema.ids import from_global_id
 from schema.interactions import Interaction
 from schema.orders import Order
 from schema.relay import Node
+from schema.saved_segments import SavedSegment
 from schema.staff import Role, Team, User
 from schema.tokens import ApiToken
 
@@ -28,7 +29,9 @@ __all__ = ["NodeQueries"]
 # Every type fetchable by global ID, each read through its own loader (``Node.load``).
 _TYPES: dict[str, type[Node]] = {
     node.__name__: node
-    for node in (Customer, CustomerLink, Interaction, Order, Complaint, FollowUp, User, Role, Team, ApiToken, AuditEvent)
+    for node in (
+        Customer, CustomerLink, Interaction, Order, Complaint, FollowUp, User, Role, Team, ApiToken, AuditEvent, SavedSegment,
+    )
 }
 
 

@@ -14,8 +14,6 @@ from models.segments import Stage, Tier
 
 __all__ = ["Segment"]
 
-strawberry.enum(Tier, name="CustomerTier", description="How much effort a customer deserves: VIP, ACTIVE, POTENTIAL, DORMANT.")
-strawberry.enum(Stage, name="LifecycleStage", description="Where a customer is in their life with the business.")
 
 
 @strawberry.type(description="Recency, frequency and monetary value, each scored 1–5 by quintiles over the customers who ever paid.")

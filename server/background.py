@@ -1,7 +1,8 @@
 """What a worker does beside answering requests: the sweep, and listening for changes.
 
-Every worker sweeps every ``KEHU_SWEEP_SECONDS``: complaint escalations and churn alerts (each
-happens once however many sweep), and, once a day, the customers' segments. On PostgreSQL
+Every worker sweeps every ``KEHU_SWEEP_SECONDS`` (models/sweep.py: segments of customers whose
+orders changed, complaint escalations, churn alerts, releases to the public pool; each happens
+once however many sweep), and, once a day, recomputes every customer's segment. On PostgreSQL
 every worker also LISTENs for the changes any worker announces (models/live.py) on a
 connection of its own, and hands them to its hub, where subscriptions and the admin's event
 streams read them.
@@ -17,7 +18,7 @@ from datetime import UTC, date, datetime
 
 import asyncpg
 
-from models import churn, db, escalation, live, segments
+from models import db, live, segments, sweep
 from server.settings import Settings
 
 __all__ = ["running"]
@@ -35,15 +36,10 @@ async def _sweeping(every: float) -> None:
                 count = await segments.recompute()
                 recomputed = today
                 log.info("recomputed the segments of %d customers", count)
-            swept = await escalation.sweep()
-            if swept.total:
-                log.info("escalated %d complaints (%d first responses, %d resolutions late)",
-                         swept.total, swept.first_response, swept.resolution)
-            alerts = await churn.sweep()
-            if alerts.opened or alerts.closed:
-                log.info("churn alerts: %d opened, %d closed", alerts.opened, alerts.closed)
+            if (swept := await sweep.sweep()).anything:
+                log.info("swept: %s", "; ".join(swept.lines()))
         except Exception as error:  # the database may be away for a while; the next sweep catches up
-            log.warning("the escalation sweep failed: %s", error.__class__.__name__ if db.unavailable(error) else error)
+            log.warning("the sweep failed: %s", error.__class__.__name__ if db.unavailable(error) else error)
 
 
 def _deliver(connection, pid, channel, payload: str) -> None:

@@ -174,19 +174,18 @@ def _makemigrations(args: argparse.Namespace) -> int:
 
 
 async def _sweep(settings: Settings):
-    from models import churn, db, escalation
+    from models import db, sweep
 
     await db.init(settings.database_url, pool_size=2)
     try:
-        return await escalation.sweep(), await churn.sweep()
+        return await sweep.sweep()
     finally:
         await db.close()
 
 
 def _sweep_command(args: argparse.Namespace) -> int:
-    swept, alerts = asyncio.run(_sweep(_settings()))
-    print(f"escalated {swept.total} complaints: {swept.first_response} first responses and {swept.resolution} resolutions late")
-    print(f"churn alerts: {alerts.opened} opened, {alerts.closed} closed")
+    swept = asyncio.run(_sweep(_settings()))
+    print("\n".join(swept.lines()))
     return 0
 
 

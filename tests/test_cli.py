@@ -49,6 +49,7 @@ def test_migrate_then_seed_demo_once(tmp_path):
     # The demo's complaints are fresh, its customers' segments not yet computed: both commands work on them.
     swept = run("sweep", env=env)
     assert swept.returncode == 0 and "escalated 0 complaints" in swept.stdout and "churn alerts:" in swept.stdout
+    assert "segments of 40 customers refreshed" in swept.stdout and "0 customers released" in swept.stdout
     recomputed = run("recompute", env=env)
     assert recomputed.returncode == 0 and "segments of 40 customers recomputed" in recomputed.stdout
 

@@ -1,4 +1,5 @@
-"""The browser admin at ``/admin``: complaints, customers, service levels, staff, roles, teams,
+"""The browser admin at ``/admin``: my day (follow-ups, churn alerts, birthdays), complaints,
+customers, service levels, staff, roles, teams,
 API tokens and the audit log.
 
 Server-rendered with Jinja2, made lively with htmx; a thin face over models/, which checks
@@ -9,7 +10,19 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route
 
-from server.admin import audit, complaints, customers, roles, service_levels, sessions, staff, teams, tokens
+from server.admin import (
+    audit,
+    complaints,
+    customers,
+    roles,
+    rules,
+    service_levels,
+    sessions,
+    staff,
+    teams,
+    today,
+    tokens,
+)
 
 __all__ = ["admin_mount"]
 
@@ -46,7 +59,17 @@ def admin_mount() -> Mount:
         Route("/complaints/{id:int}/move", complaints.move, methods=["POST"]),
         Route("/complaints/{id:int}/assign", complaints.assign, methods=["POST"]),
         Route("/complaints/{id:int}/notes", complaints.add_note, methods=["POST"]),
+        Route("/today", today.today),
+        Route("/today/follow-ups/{id:int}/done", today.done, methods=["POST"]),
+        Route("/today/follow-ups/{id:int}/snooze", today.snooze, methods=["POST"]),
+        Route("/today/follow-ups/{id:int}/reassign", today.reassign, methods=["POST"]),
+        Route("/today/pool/{id:int}/claim", today.claim, methods=["POST"]),
+        Route("/rules", rules.edit),
+        Route("/rules", rules.update, methods=["POST"]),
+        Route("/rules/rates", rules.set_rate, methods=["POST"]),
         Route("/customers", customers.search),
+        Route("/customers/segments", customers.save_segment, methods=["POST"]),
+        Route("/customers/segments/{id:int}/delete", customers.delete_segment, methods=["POST"]),
         Route("/customers/{id:int}", customers.customer_page),
         Route("/service-levels", service_levels.edit),
         Route("/service-levels/policies", service_levels.update_policy, methods=["POST"]),

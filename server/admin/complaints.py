@@ -44,7 +44,7 @@ _QUEUE_SIZE = 25
 
 def labels() -> dict[str, dict[str, str]]:
     """How the values of the domain's lists (statuses, priorities, channels, timeline events, interaction
-    kinds, order statuses, sources, link kinds) read, in the page's language."""
+    kinds, order statuses, sources, link kinds, follow-up statuses, tiers, stages) read, in the page's language."""
     return {
         "status": {
             "new": _("New"), "acknowledged": _("Acknowledged"), "in_progress": _("In progress"),
@@ -74,6 +74,12 @@ def labels() -> dict[str, dict[str, str]]:
         "link": {
             "family": _("Family"), "friend": _("Friend"), "colleague": _("Colleague"), "partner": _("Partner"),
             "subsidiary": _("Subsidiary"), "other": _("Other"),
+        },
+        "follow_up": {"open": _("Open"), "done": _("Done"), "cancelled": _("Cancelled")},
+        "tier": {"vip": _("VIP"), "active": _("Active"), "potential": _("Potential"), "dormant": _("Dormant")},
+        "stage": {
+            "prospect": _("Prospect"), "new": _("New customer"), "active": _("Active"), "loyal": _("Loyal"),
+            "at_risk": _("At risk"), "churned": _("Churned"),
         },
     }
 

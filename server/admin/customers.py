@@ -1,4 +1,5 @@
-"""Customers in the admin: a search box and a customer's page, their referral tree drawn as SVG.
+"""Customers in the admin: the list with segment filters and saved segments, and a customer's
+page with their referral tree drawn as SVG.
 
 The page shows what the caller may see (masked without customer.pii, as everywhere), and the
 tree only the visible part of the downstream: the same reads the API answers with.
@@ -7,19 +8,26 @@ tree only the visible part of the downstream: the same reads the API answers wit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from enum import Enum
 from typing import Any
+from urllib.parse import urlencode
 
-from starlette.responses import Response
+from starlette.datastructures import QueryParams
+from starlette.responses import RedirectResponse, Response
 
-from models import complaints, customers, graph, interactions, orders
-from models.customers import CustomerFilter, CustomerOrder
+from models import complaints, customers, graph, interactions, orders, saved_segments, segments
+from models.customer_filter import CustomerFilter
+from models.customers import CustomerOrder, Source
 from models.errors import DomainError, ErrorCode
 from models.pagination import PageArgs
+from models.segments import Stage, Tier
+from models.staff import users_by_ids
 from server.admin.complaints import labels
-from server.admin.pages import Admin, page, path_id, render
+from server.admin.pages import Admin, input_errors, page, parse_id, path_id, render
 from server.i18n import gettext as _
 
-__all__ = ["Picture", "customer_page", "picture", "search"]
+__all__ = ["Picture", "customer_filter", "customer_page", "delete_segment", "picture", "save_segment", "search"]
 
 _TREE_DEPTH = 3
 _TREE_NODES = 60
@@ -75,22 +83,152 @@ def picture(customer: dict[str, Any], referrer: dict[str, Any] | None, downstrea
     return Picture(list(placed.values()), edges, width, height)
 
 
+_SCORES = ("recency", "frequency", "monetary")
+_FIELDS = (
+    "q", "tier", "stage", "tag", "source", "owner", "open_complaint", "paid_after", "paid_before", "birthday_days",
+    *(f"{score}_{end}" for score in _SCORES for end in ("min", "max")),
+)
+_MANY = ("tier", "stage", "source")
+
+
+def _chosen(params) -> dict[str, Any]:
+    """The list's conditions as the form sent them (strings; the many-valued ones as lists)."""
+    return {name: params.getlist(name) if name in _MANY else (params.get(name) or "")[:100] for name in _FIELDS}
+
+
+def _number(chosen: dict[str, Any], name: str, field: str) -> int | None:
+    raw = chosen[name].strip()
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 4:
+        raise DomainError.single(field, _("%(field)s must be a whole number.") % {"field": field}, ErrorCode.INVALID)
+    return int(raw)
+
+
+def _day(chosen: dict[str, Any], name: str, field: str) -> datetime | None:
+    raw = chosen[name].strip()
+    if not raw:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(raw), time(0), tzinfo=UTC)
+    except ValueError:
+        raise DomainError.single(field, _("%(field)s must be a date.") % {"field": field}, ErrorCode.INVALID) from None
+
+
+def _choices(values: list[str], kind: type[Enum], field: str) -> tuple:
+    try:
+        return tuple(kind(value) for value in values if value)
+    except ValueError:
+        raise DomainError.single(field, _("%(field)s is not a valid choice.") % {"field": field}, ErrorCode.INVALID) from None
+
+
+def customer_filter(admin: Admin, chosen: dict[str, Any]) -> CustomerFilter:
+    """The domain's filter for the conditions of the form; every unreadable condition is told at once."""
+    errors: list = []
+
+    def read(parse, *args):
+        try:
+            return parse(*args)
+        except DomainError as error:
+            errors.extend(error.errors)
+            return None
+
+    owner = chosen["owner"]
+    owners = (admin.viewer.user_id,) if owner == "me" else ((read(parse_id, owner, "owner"),) if owner.strip() else ())
+    values = dict(
+        search=chosen["q"] or None,
+        tags=(chosen["tag"].strip(),) if chosen["tag"].strip() else (),
+        sources=read(_choices, chosen["source"], Source, "source") or (),
+        tiers=read(_choices, chosen["tier"], Tier, "tier") or (),
+        stages=read(_choices, chosen["stage"], Stage, "stage") or (),
+        owner_ids=tuple(o for o in owners if o is not None),
+        has_open_complaint={"yes": True, "no": False}.get(chosen["open_complaint"]),
+        last_paid_after=read(_day, chosen, "paid_after", "lastPaidAfter"),
+        last_paid_before=read(_day, chosen, "paid_before", "lastPaidBefore"),
+        birthday_within_days=read(_number, chosen, "birthday_days", "birthdayWithinDays"),
+        **{f"{score}_{end}": read(_number, chosen, f"{score}_{end}", f"{score}{end.title()}") for score in _SCORES for end in ("min", "max")},
+    )
+    if errors:
+        raise DomainError(errors)
+    return CustomerFilter(**values)
+
+
+def _as_form(kept: CustomerFilter, me: int) -> dict[str, Any]:
+    """A saved segment's filter as the form's conditions, to show it and to narrow it further."""
+    chosen = {name: [] if name in _MANY else "" for name in _FIELDS}
+    chosen.update(
+        q=kept.search or "", tag=kept.tags[0] if kept.tags else "", tier=[t.value for t in kept.tiers],
+        stage=[s.value for s in kept.stages], source=[s.value for s in kept.sources],
+        owner="me" if kept.owner_ids == (me,) else (str(kept.owner_ids[0]) if kept.owner_ids else ""),
+        open_complaint={True: "yes", False: "no"}.get(kept.has_open_complaint, ""),
+        paid_after=kept.last_paid_after.date().isoformat() if kept.last_paid_after else "",
+        paid_before=kept.last_paid_before.date().isoformat() if kept.last_paid_before else "",
+        birthday_days="" if kept.birthday_within_days is None else str(kept.birthday_within_days),
+        **{f"{score}_{end}": str(getattr(kept, f"{score}_{end}") or "") for score in _SCORES for end in ("min", "max")},
+    )
+    return chosen
+
+
+_LIST_COLUMNS = ("name", "phone", "company", "owner_id")
+
+
 @page
 async def search(admin: Admin) -> Response:
-    admin.scope.require("customer.read")  # an empty search reads nothing, and the page is still theirs only
-    text = admin.request.query_params.get("q", "")[:100]
-    rows = []
-    if text.strip():
+    """The customer list: the segment filters and the saved segments, tier and stage badges."""
+    admin.scope.require("customer.read")
+    params = admin.request.query_params
+    segments_saved = await saved_segments.saved_segments(admin.scope)
+    current = None
+    if (segment_id := parse_id(params.get("segment") or "", "segment")) is not None:
+        current = next((row for row in segments_saved if row["id"] == segment_id), None)
+        if current is None:
+            raise DomainError.single("segment", _("no such segment."), ErrorCode.NOT_FOUND)
+    # A saved segment opens with its conditions; the form then narrows them (``filtered``).
+    chosen = _as_form(current["filter"], admin.viewer.user_id) if current and not params.get("filtered") else _chosen(params)
+    errors, found, total = [], None, 0
+    try:
+        chosen_filter = customer_filter(admin, chosen)
         found = await customers.list_customers(
-            admin.scope, CustomerFilter(search=text), CustomerOrder.NAME.key(), PageArgs(first=50),
-            customers.columns_of(("name", "phone", "email", "company")),
+            admin.scope, chosen_filter, CustomerOrder.NAME.key(), PageArgs(first=50, after=params.get("after") or None),
+            customers.columns_of(_LIST_COLUMNS),
         )
-        rows = found.rows
-    return render(admin.request, "customers.html", {"q": text, "rows": rows}, admin=admin)
+        total = await customers.count_customers(admin.scope, chosen_filter)
+    except DomainError as error:
+        errors = input_errors(error)
+    rows = found.rows if found else []
+    segment_rows = await segments.segments_by_customer(admin.scope, [row["id"] for row in rows])
+    owners = await users_by_ids(admin.scope, [row["owner_id"] for row in rows if row["owner_id"]])
+    return render(admin.request, "customers.html", {
+        "chosen": chosen, "rows": rows, "total": total, "segments": segment_rows, "owners": owners,
+        "next": found.cursor(rows[-1]) if found and found.has_next else None, "errors": errors,
+        "saved": segments_saved, "current": current, "labels": labels(), "tiers": list(Tier), "stages": list(Stage),
+        "sources": list(Source), "query": urlencode([(k, v) for k, v in admin.request.query_params.multi_items() if k != "after"]),
+    }, 400 if errors else 200, admin)
+
+
+@page
+async def save_segment(admin: Admin) -> Response:
+    """Save the list's conditions (sent as the list's query) as a segment of one's own."""
+    form = admin.form
+    chosen = _chosen(QueryParams(str(form.get("query") or "")[:4000]))
+    saved = await saved_segments.save_segment(
+        admin.scope, form.get("name"), customer_filter(admin, chosen), form.get("shared") == "on",
+    )
+    return RedirectResponse(f"/admin/customers?segment={saved['id']}", status_code=303)
+
+
+@page
+async def delete_segment(admin: Admin) -> Response:
+    await saved_segments.delete_segment(admin.scope, path_id(admin.request))
+    return RedirectResponse("/admin/customers", status_code=303)
 
 
 @page
 async def customer_page(admin: Admin) -> Response:
+    from models import follow_ups
+    from models.birthdays import business_today
+    from server.i18n import language
+
     customer_id = path_id(admin.request)
     found = await customers.customers_by_ids(admin.scope, [customer_id])
     if customer_id not in found:
@@ -105,6 +243,9 @@ async def customer_page(admin: Admin) -> Response:
     others = {link["to_customer_id"] if link["from_customer_id"] == customer_id else link["from_customer_id"] for link in links}
     linked = await customers.customers_by_ids(admin.scope, others, ("id", "name"))
     recent = PageArgs(first=10)
+    theirs = (await follow_ups.follow_ups_pages(admin.scope, [customer_id], PageArgs(first=100)))[customer_id].rows
+    closed = sorted((row for row in theirs if row["status"] != "open"), key=lambda row: (row["closed_at"] or row["created_at"], row["id"]), reverse=True)
+    segment = (await segments.segments_by_customer(admin.scope, [customer_id])).get(customer_id)
     return render(admin.request, "customer.html", {
         "customer": customer,
         "tags": (await customers.tags_by_customer(admin.scope, [customer_id])).get(customer_id, []),
@@ -117,4 +258,10 @@ async def customer_page(admin: Admin) -> Response:
         "orders": (await orders.orders_pages(admin.scope, [customer_id], recent))[customer_id].rows,
         "complaints": (await complaints.complaints_pages(admin.scope, [customer_id], recent))[customer_id].rows,
         "labels": labels(),
+        "open_follow_ups": [row for row in theirs if row["status"] == "open"],
+        "closed_follow_ups": closed[:10],
+        "segment": segment,
+        "reasons": segments.reasons(segment, language()) if segment else [],
+        "segment_history": await segments.segment_history(admin.scope, customer_id),
+        "today": await business_today(),
     }, admin=admin)
