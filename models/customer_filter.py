@@ -72,6 +72,9 @@ class CustomerFilter:
             elif not scope.can("customer.pii"):
                 # Birthdays are personal: a filter by them would tell what masking hides.
                 errors.append(FieldError("birthdayWithinDays", "filtering by birthday needs customer.pii.", ErrorCode.FORBIDDEN))
+        if self.has_open_complaint is not None and not scope.can("complaint.read"):
+            # Complaints are read with complaint.read: a filter by them would tell who has one.
+            errors.append(FieldError("hasOpenComplaint", "filtering by complaints needs complaint.read.", ErrorCode.FORBIDDEN))
         if len(self.tags) > 10:
             errors.append(FieldError("tags", "filter by at most 10 tags.", ErrorCode.INVALID))
         return errors

@@ -549,8 +549,8 @@ class DemoAdmin:
 _DEMO_TEAMS = (("华东 East", None), ("上海 Shanghai", 0), ("华南 South", None))
 _DEMO_ROLES = (
     ("Sales", "Works the customers of their own team and sub-teams", DataScope.TEAM_AND_SUBTEAMS,
-     ["customer.read", "customer.create", "customer.update", "interaction.create", "order.create", "complaint.read",
-      "complaint.create"]),
+     ["customer.read", "customer.create", "customer.update", "customer.claim", "interaction.create", "order.create",
+      "complaint.read", "complaint.create"]),
     ("Service", "Answers every customer, sees contact details, works complaints", DataScope.ALL,
      ["customer.read", "customer.pii", "interaction.create", "complaint.read", "complaint.create", "complaint.handle",
       "complaint.assign"]),

@@ -4,8 +4,8 @@ A customer of a tier with a release period (``Rules``; off for every tier by def
 owner logged no interaction with them for that many days (counted from the owner's last
 interaction, or from when they got the customer) is released by the sweep: owner cleared,
 ``released_at`` set, one audit event each, set-based. The pool of a team is its customers
-without an owner; staff of the team holding ``customer.claim`` see it (``Scope.customers``
-reaches it for them) and claim from it, at most ``claims_per_day`` a day. A claim is one
+without an owner; staff of the team holding ``customer.claim`` see it and claim from it, at
+most ``claims_per_day`` a day. A claim is one
 conditional UPDATE: of two claims of the same customer at once, one gets it and the other
 is told it is taken.
 """
@@ -68,18 +68,20 @@ class PoolClaim(Model):
         indexes = (("user_id", "at"),)
 
 
-def _last_touch() -> str:
-    """When the owner of customer ``c`` last cared for them: their last interaction, or the claim."""
-    return (
-        "COALESCE((SELECT MAX(i.occurred_at) FROM interaction i WHERE i.customer_id = c.id AND i.logged_by_id = c.owner_id),"
-        " c.owned_since, c.created_at)"
-    )
+def _last_touch(q: Query) -> str:
+    """When the owner of customer ``c`` last cared for them: the later of their last interaction
+    and when they got the customer (by a claim, else its creation)."""
+    touched = "(SELECT MAX(i.occurred_at) FROM interaction i WHERE i.customer_id = c.id AND i.logged_by_id = c.owner_id)"
+    got = "COALESCE(c.owned_since, c.created_at)"
+    if q.dialect == "sqlite":
+        return f"MAX(COALESCE({touched}, {got}), {got})"
+    return f"GREATEST({touched}, {got})"
 
 
 def _releasable(q: Query, at: datetime, periods: dict[str, int], ahead: timedelta = timedelta(0)) -> str:
     """The condition "owned customer ``c`` (segment ``s``) is released by ``at + ahead``"."""
     by_tier = " OR ".join(
-        f"(s.tier = '{Tier(tier).value}' AND {_last_touch()} < {q.param(at + ahead - timedelta(days=days))})"
+        f"(s.tier = '{Tier(tier).value}' AND {_last_touch(q)} < {q.param(at + ahead - timedelta(days=days))})"
         for tier, days in sorted(periods.items())
     )
     return f"c.owner_id IS NOT NULL AND c.team_id IS NOT NULL AND c.deleted_at IS NULL AND ({by_tier})"
@@ -137,11 +139,16 @@ async def _release(connection, at: datetime, pairs: list[tuple[int, int]]) -> li
 
 
 def _in_pool(scope: Scope, q: Query) -> str:
-    """The condition "customer ``c`` is in the caller's team's pool"."""
+    """The condition "customer ``c`` is in the caller's team's pool".
+
+    The pool is a grant of its own (``customer.claim``), not part of ``Scope.customers``: a pool
+    member with OWN scope sees the pool's list (masked as everywhere) and claims from it, but
+    reads nothing more of a customer, nor changes it, until it is theirs.
+    """
     scope.require("customer.claim")
     if scope.viewer is None or scope.viewer.team_id is None:
         return "1 = 0"
-    return f"c.owner_id IS NULL AND c.team_id = {q.param(scope.viewer.team_id)} AND {scope.customers(q, 'c')}"
+    return f"c.owner_id IS NULL AND c.team_id = {q.param(scope.viewer.team_id)} AND c.deleted_at IS NULL"
 
 
 _KEY = CustomerOrder.UPDATED_AT.key()
@@ -204,11 +211,15 @@ async def claim_customer(scope: Scope, customer_id: int) -> dict[str, Any]:
 
 
 async def _not_claimable(scope: Scope, customer_id: int) -> DomainError:
-    # A customer of the caller's team that has an owner was in the pool the caller looked at,
-    # or was never in it: "taken" tells no more than the pool showed.
-    mine = await Customer.filter(id=customer_id, team_id=scope.viewer.team_id, deleted_at=None, owner_id__not_isnull=True).exists()
-    if scope.viewer.team_id is not None and mine:
-        return DomainError.single("id", "someone has claimed this customer already.", ErrorCode.TAKEN)
+    # TAKEN only for a customer of the caller's team claimed from its pool since its last release:
+    # what the caller may have seen in the pool. Any other customer is not found, whoever owns it.
+    customer = await Customer.filter(id=customer_id, team_id=scope.viewer.team_id, deleted_at=None).first()
+    if customer is not None and customer.owner_id is not None:
+        claims = PoolClaim.filter(customer_id=customer_id)
+        if customer.released_at is not None:
+            claims = claims.filter(at__gte=customer.released_at)
+        if await claims.exists():
+            return DomainError.single("id", "someone has claimed this customer already.", ErrorCode.TAKEN)
     return DomainError.single("id", "no such customer in your team's pool.", ErrorCode.NOT_FOUND)
 
 
@@ -240,7 +251,7 @@ async def about_to_release(scope: Scope, within_days: int = 7, at: datetime | No
     q = Query()
     days = "CASE s.tier " + " ".join(f"WHEN '{Tier(t).value}' THEN {d}" for t, d in sorted(periods.items())) + " END"
     sql = (
-        f"SELECT c.id, c.name, s.tier, {_last_touch()} AS last_touch, {days} AS period FROM customer c"
+        f"SELECT c.id, c.name, s.tier, {_last_touch(q)} AS last_touch, {days} AS period FROM customer c"
         " JOIN customer_segment s ON s.customer_id = c.id"
         f" WHERE c.owner_id = {q.param(scope.viewer.user_id)} AND {scope.customers(q, 'c')}"
         f" AND {_releasable(q, at, periods, timedelta(days=within_days))}"

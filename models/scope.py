@@ -3,8 +3,7 @@
 Every statement that returns data about customers (a list, ``node(id:)``, a referrer, a tree,
 a statistic, interactions, orders, links, tags, audit events) renders its WHERE clause through
 ``Scope.customers``, whatever its parent was, so all paths see the same set: a customer outside
-it is absent everywhere, never half-shown. A holder of ``customer.claim`` also sees its team's
-public pool (customers of the team without an owner), whatever its data scope. Staff, tokens and teams are reached through
+it is absent everywhere, never half-shown. Staff, tokens and teams are reached through
 ``Scope.users`` and ``Scope.teams`` in the same way: a manager with TEAM or TEAM_AND_SUBTEAMS
 scope reaches only its own team set, one with ALL scope everything. Every operation asks for
 its permission (``requires``, ``Scope.require``), and every customer row leaves through
@@ -105,11 +104,7 @@ class Scope:
         conditions = [f"{alias}.deleted_at IS NULL"] if live else []
         if not self.everywhere:
             if self.viewer.scope is DataScope.OWN or not self.team_ids:
-                mine = f"{alias}.owner_id = {q.param(self.viewer.user_id)}"
-                if self.viewer.team_id is not None and self.can("customer.claim"):
-                    # The team's public pool (models/pool.py): those who may claim from it see it.
-                    mine = f"({mine} OR ({alias}.owner_id IS NULL AND {alias}.team_id = {q.param(self.viewer.team_id)}))"
-                conditions.append(mine)
+                conditions.append(f"{alias}.owner_id = {q.param(self.viewer.user_id)}")
             else:
                 conditions.append(f"{alias}.team_id IN {q.in_list(self.team_ids)}")
         return " AND ".join(conditions) or _EVERYTHING

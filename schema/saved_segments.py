@@ -68,9 +68,16 @@ class SavedSegment(Node):
     def owner_id(self) -> strawberry.ID:
         return to_global_id("User", self.owner_pk)
 
-    @strawberry.field(description="The filter it keeps, spelled as CustomerFilterInput.")
-    def filter(self) -> JSON:
-        return _as_input(self.kept.to_json())
+    @strawberry.field(
+        description="The filter it keeps, spelled as CustomerFilterInput; its search text only for its owner and holders of "
+        "customer.pii (it may be a phone number)."
+    )
+    def filter(self, info: Info) -> JSON:
+        kept = self.kept.to_json()
+        scope = info.context.scope
+        if not scope.can("customer.pii") and (scope.viewer is None or scope.viewer.user_id != self.owner_pk):
+            kept.pop("search", None)
+        return _as_input(kept)
 
     @strawberry.field(description="The customers you see that the filter picks now, with totalCount.")
     async def customers(

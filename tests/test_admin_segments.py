@@ -75,6 +75,8 @@ async def test_the_rules_page_changes_rules_and_rates_for_configurers_only(brows
     http, csrf = await signed_in(browser, ["customer.read", "customer.configure"], email="boss@example.com")
     page = await http.get("/admin/rules")
     assert page.status_code == 200 and 'name="dormant_days"' in page.text and 'value="120"' in page.text
+    unknown = await http.post("/admin/rules", data={"csrf_token": csrf, "section": "nonsense"})
+    assert unknown.status_code == 400 and "no such section" in unknown.text
     bad = await http.post("/admin/rules", data={"csrf_token": csrf, "section": "pool", "vip_days": "0", "claims_per_day": "5"})
     assert bad.status_code == 400 and "vipDays" in bad.text and await Setting.all().count() == 0
     good = await http.post("/admin/rules", data={"csrf_token": csrf, "section": "pool", "vip_days": "45", "active_days": "",
@@ -107,3 +109,26 @@ async def test_my_day_lists_the_pool_to_claim_and_what_is_about_to_go(browser):
     assert (await Customer.get(id=pooled)).owner_id == me
     foreign = await http.post(f"/admin/today/pool/{western}/claim", headers={"hx-request": "true", "x-csrf-token": csrf})
     assert foreign.status_code == 404 and (await Customer.get(id=western)).owner_id is None
+
+
+async def test_a_saved_segment_opens_exactly_and_keeps_what_the_form_cannot_show(browser):
+    east = (await create_team(SYSTEM, "East"))["id"]
+    west = (await create_team(SYSTEM, "West"))["id"]
+    http, csrf = await signed_in(browser, ["customer.read"], email="all@example.com")
+    me = (await User.get(email="all@example.com")).id
+    await _customer("eastern", east, paid_days_ago=200)
+    await _customer("western", west, paid_days_ago=200)
+    await _customer("western fresh", west, paid_days_ago=2)
+    await segments.recompute()
+    segment = await SavedSegment.create(name="west only", conditions={"team_ids": [west]}, owner_id=me)
+    opened = await http.get("/admin/customers", params={"segment": str(segment.id)})
+    assert _names(opened.text) == {"western", "western fresh"} and "the form does not show" in opened.text
+    narrowed = await http.get("/admin/customers", params={"segment": str(segment.id), "filtered": "1", "tier": "dormant"})
+    assert _names(narrowed.text) == {"western"}
+    query = f"segment={segment.id}&filtered=1&tier=dormant"
+    saved = await http.post("/admin/customers/segments", data={"csrf_token": csrf, "name": "west asleep", "query": query})
+    assert saved.status_code == 303
+    kept = (await SavedSegment.get(name="west asleep")).conditions
+    assert kept == {"tiers": ["dormant"], "team_ids": [west]}
+    unknown = await http.post("/admin/rules", data={"csrf_token": csrf, "section": "nonsense"})
+    assert unknown.status_code == 403  # the page is for customer.configure, whatever the section

@@ -154,13 +154,41 @@ async def test_release_and_claim_through_the_api(teams, as_user):
     assert await AuditEvent.filter(action="customer.release", customer_id=customer).count() == 1
 
 
-async def test_a_pool_member_sees_the_pool_but_not_other_owners_customers(teams):
+async def test_the_pool_is_a_list_to_claim_from_not_a_reach_over_its_customers(teams):
+    from models.customers import customers_by_ids, delete_customer, update_customer
+
+    editor = await staff_member("editor@example.com", ["customer.read", "customer.claim", "customer.update", "customer.delete"],
+                                "OWN", teams["east"])
     pooled = await _customer("pooled", teams["east"], None)
     owned = await _customer("owned by seller", teams["east"], teams["seller"])
-    claimer = await _scope_of(teams["claimer"])
-    from models.customers import customers_by_ids
+    scope = await _scope_of(editor["id"])
+    assert [row["id"] for row in (await pool.customer_pool(scope, PageArgs(first=10))).rows] == [pooled]
+    assert await customers_by_ids(scope, [pooled, owned]) == {}  # nothing more of them until claimed
+    for change in (update_customer(scope, pooled, {"name": "renamed"}), delete_customer(scope, pooled)):
+        with pytest.raises(DomainError) as refused:
+            await change
+        assert refused.value.errors[0].code is ErrorCode.NOT_FOUND
+    stored = await Customer.get(id=pooled)
+    assert stored.name == "pooled" and stored.deleted_at is None
+    await pool.claim_customer(scope, pooled)
+    assert set(await customers_by_ids(scope, [pooled, owned])) == {pooled}
 
-    seen = await customers_by_ids(claimer, [pooled, owned])
-    assert set(seen) == {pooled}
-    seller = await _scope_of(teams["seller"])
-    assert set(await customers_by_ids(seller, [pooled, owned])) == {owned}
+
+async def test_taken_is_said_only_of_a_customer_claimed_from_the_pool(teams):
+    teammates = await _customer("a teammate's own", teams["east"], teams["seller"])
+    claimer = await _scope_of(teams["claimer"])
+    with pytest.raises(DomainError) as refused:
+        await pool.claim_customer(claimer, teammates)
+    assert refused.value.errors[0].code is ErrorCode.NOT_FOUND  # never in the pool: owners are not told
+
+
+async def test_a_fresh_claim_is_not_released_by_an_old_touch(teams):
+    customer = await _customer("old friend", teams["east"], None)
+    await Interaction.create(customer_id=customer, kind="call", direction="outbound", summary="hi",
+                             occurred_at=NOW - timedelta(days=100), logged_by_id=teams["claimer"])
+    await segments.recompute()
+    await rules.update_rules(SYSTEM, {"pool": {"potential_days": 30}})
+    claimer = await _scope_of(teams["claimer"])
+    await pool.claim_customer(claimer, customer)
+    assert await pool.sweep() == 0 and (await Customer.get(id=customer)).owner_id == teams["claimer"]
+    assert await pool.about_to_release(claimer) == []

@@ -45,7 +45,7 @@ async def _names(scope: Scope, chosen: CustomerFilter) -> set[str]:
 async def base(clean_db):
     east = (await create_team(SYSTEM, "East"))["id"]
     west = (await create_team(SYSTEM, "West"))["id"]
-    seller = await staff_member("seller@example.com", ["customer.read"], "TEAM", east)
+    seller = await staff_member("seller@example.com", ["customer.read", "complaint.read"], "TEAM", east)
     people = {
         "recent": await _customer("recent", east, seller["id"], tags=["vip"], source="wechat"),
         "old": await _customer("old", east, None, birthday=(NOW + timedelta(days=3)).date().replace(year=1990)),
@@ -96,6 +96,11 @@ async def test_bad_filters_are_refused_with_every_error(base):
     with pytest.raises(DomainError) as forbidden:
         await count_customers(base["scope"], CustomerFilter(birthday_within_days=3))
     assert forbidden.value.errors[0].code.value == "forbidden"
+    # Complaints are read with complaint.read: without it, nobody is told who has one open.
+    reader = await staff_member("reader@example.com", ["customer.read"], "TEAM", base["east"])
+    with pytest.raises(DomainError) as hidden:
+        await count_customers(await Scope.for_viewer(await _viewer(reader["id"])), CustomerFilter(has_open_complaint=True))
+    assert (hidden.value.errors[0].field, hidden.value.errors[0].code.value) == ("hasOpenComplaint", "forbidden")
 
 
 async def test_a_saved_segment_is_evaluated_live_under_each_readers_scope(base, as_user):
@@ -124,6 +129,12 @@ async def test_a_saved_segment_is_evaluated_live_under_each_readers_scope(base, 
     assert (await SavedSegment.get(id=int(_pk(segment["id"])))).name == "大客户"
     listed = (await ask(boss, "{ savedSegments { name shared } }"))["data"]["savedSegments"]
     assert listed == [{"name": "大客户", "shared": True}]
+    # A search kept in a shared segment may be a phone number: shown to its owner and with customer.pii only.
+    searched = (await ask(seller, save.replace("大客户", "by phone"), {"f": {"search": "13812345678"}, "shared": True}))
+    segment_id = searched["data"]["saveSegment"]["segment"]["id"]
+    shown = "query($id: ID!) { segment(id: $id) { filter } }"
+    assert (await ask(seller, shown, {"id": segment_id}))["data"]["segment"]["filter"] == {"search": "13812345678"}
+    assert (await ask(boss, shown, {"id": segment_id}))["data"]["segment"]["filter"] == {}
 
 
 def _pk(global_id: str) -> str:

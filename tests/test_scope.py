@@ -218,7 +218,7 @@ NOT_CUSTOMER_READS = {
     ),
     **dict.fromkeys(
         ["pool.customer_pool", "pool.count_pool", "pool.about_to_release"],
-        "the caller's team's pool or own customers, read through Scope.customers (test_pool.py: a hidden customer is absent)",
+        "the caller's own customers, or its team's pool, a grant of customer.claim (test_pool.py: no other team's, nothing more of them)",
     ),
     **dict.fromkeys(
         ["pool.claim_customer", "pool.release_customer"],

@@ -7,7 +7,7 @@ tree only the visible part of the downstream: the same reads the API answers wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from enum import Enum
 from typing import Any
@@ -134,10 +134,10 @@ def customer_filter(admin: Admin, chosen: dict[str, Any]) -> CustomerFilter:
             return None
 
     owner = chosen["owner"]
-    owners = (admin.viewer.user_id,) if owner == "me" else ((read(parse_id, owner, "owner"),) if owner.strip() else ())
+    owners = (admin.viewer.user_id,) if owner == "me" else ((read(parse_id, owner, "owner"),) if owner.strip() and owner != _SAVED else ())
     values = dict(
         search=chosen["q"] or None,
-        tags=(chosen["tag"].strip(),) if chosen["tag"].strip() else (),
+        tags=tuple(tag.strip() for tag in chosen["tag"].split(",") if tag.strip()),
         sources=read(_choices, chosen["source"], Source, "source") or (),
         tiers=read(_choices, chosen["tier"], Tier, "tier") or (),
         stages=read(_choices, chosen["stage"], Stage, "stage") or (),
@@ -157,9 +157,9 @@ def _as_form(kept: CustomerFilter, me: int) -> dict[str, Any]:
     """A saved segment's filter as the form's conditions, to show it and to narrow it further."""
     chosen = {name: [] if name in _MANY else "" for name in _FIELDS}
     chosen.update(
-        q=kept.search or "", tag=kept.tags[0] if kept.tags else "", tier=[t.value for t in kept.tiers],
+        q=kept.search or "", tag=", ".join(kept.tags), tier=[t.value for t in kept.tiers],
         stage=[s.value for s in kept.stages], source=[s.value for s in kept.sources],
-        owner="me" if kept.owner_ids == (me,) else (str(kept.owner_ids[0]) if kept.owner_ids else ""),
+        owner="me" if kept.owner_ids == (me,) else (_SAVED if kept.owner_ids else ""),
         open_complaint={True: "yes", False: "no"}.get(kept.has_open_complaint, ""),
         paid_after=kept.last_paid_after.date().isoformat() if kept.last_paid_after else "",
         paid_before=kept.last_paid_before.date().isoformat() if kept.last_paid_before else "",
@@ -172,22 +172,41 @@ def _as_form(kept: CustomerFilter, me: int) -> dict[str, Any]:
 _LIST_COLUMNS = ("name", "phone", "company", "owner_id")
 
 
+# What a saved segment keeps that the form does not show: kept as saved when the form narrows it.
+_NOT_IN_FORM = ("team_ids", "created_after", "created_before")
+_SAVED = "saved"
+
+
+async def _listed(admin: Admin, params) -> tuple[dict[str, Any] | None, dict[str, Any], CustomerFilter]:
+    """The saved segment the list shows (if any), the form's conditions, and the filter they make:
+    a segment opened as saved is evaluated exactly; the form then narrows what it shows of it."""
+    current = None
+    if (segment_id := parse_id(params.get("segment") or "", "segment")) is not None:
+        current = (await saved_segments.saved_segments_by_ids(admin.scope, [segment_id])).get(segment_id)
+        if current is None:
+            raise DomainError.single("segment", _("no such segment."), ErrorCode.NOT_FOUND)
+    if current is not None and not params.get("filtered"):
+        return current, _as_form(current["filter"], admin.viewer.user_id), current["filter"]
+    chosen = _chosen(params)
+    chosen_filter = customer_filter(admin, chosen)
+    if current is not None:
+        stored = current["filter"]
+        kept = {name: getattr(stored, name) for name in _NOT_IN_FORM}
+        if chosen["owner"] == _SAVED:
+            kept["owner_ids"] = stored.owner_ids
+        chosen_filter = replace(chosen_filter, **kept)
+    return current, chosen, chosen_filter
+
+
 @page
 async def search(admin: Admin) -> Response:
     """The customer list: the segment filters and the saved segments, tier and stage badges."""
     admin.scope.require("customer.read")
     params = admin.request.query_params
-    segments_saved = await saved_segments.saved_segments(admin.scope)
-    current = None
-    if (segment_id := parse_id(params.get("segment") or "", "segment")) is not None:
-        current = next((row for row in segments_saved if row["id"] == segment_id), None)
-        if current is None:
-            raise DomainError.single("segment", _("no such segment."), ErrorCode.NOT_FOUND)
-    # A saved segment opens with its conditions; the form then narrows them (``filtered``).
-    chosen = _as_form(current["filter"], admin.viewer.user_id) if current and not params.get("filtered") else _chosen(params)
-    errors, found, total = [], None, 0
+    errors, found, total, current = [], None, 0, None
+    chosen = _chosen(params)
     try:
-        chosen_filter = customer_filter(admin, chosen)
+        current, chosen, chosen_filter = await _listed(admin, params)
         found = await customers.list_customers(
             admin.scope, chosen_filter, CustomerOrder.NAME.key(), PageArgs(first=50, after=params.get("after") or None),
             customers.columns_of(_LIST_COLUMNS),
@@ -198,11 +217,13 @@ async def search(admin: Admin) -> Response:
     rows = found.rows if found else []
     segment_rows = await segments.segments_by_customer(admin.scope, [row["id"] for row in rows])
     owners = await users_by_ids(admin.scope, [row["owner_id"] for row in rows if row["owner_id"]])
+    hidden = current is not None and any(getattr(current["filter"], name) for name in _NOT_IN_FORM)
     return render(admin.request, "customers.html", {
         "chosen": chosen, "rows": rows, "total": total, "segments": segment_rows, "owners": owners,
         "next": found.cursor(rows[-1]) if found and found.has_next else None, "errors": errors,
-        "saved": segments_saved, "current": current, "labels": labels(), "tiers": list(Tier), "stages": list(Stage),
-        "sources": list(Source), "query": urlencode([(k, v) for k, v in admin.request.query_params.multi_items() if k != "after"]),
+        "saved": await saved_segments.saved_segments(admin.scope), "current": current, "more_conditions": hidden,
+        "labels": labels(), "tiers": list(Tier), "stages": list(Stage), "sources": list(Source),
+        "query": urlencode([(k, v) for k, v in params.multi_items() if k != "after"]),
     }, 400 if errors else 200, admin)
 
 
@@ -210,10 +231,8 @@ async def search(admin: Admin) -> Response:
 async def save_segment(admin: Admin) -> Response:
     """Save the list's conditions (sent as the list's query) as a segment of one's own."""
     form = admin.form
-    chosen = _chosen(QueryParams(str(form.get("query") or "")[:4000]))
-    saved = await saved_segments.save_segment(
-        admin.scope, form.get("name"), customer_filter(admin, chosen), form.get("shared") == "on",
-    )
+    _, _, chosen_filter = await _listed(admin, QueryParams(str(form.get("query") or "")[:4000]))
+    saved = await saved_segments.save_segment(admin.scope, form.get("name"), chosen_filter, form.get("shared") == "on")
     return RedirectResponse(f"/admin/customers?segment={saved['id']}", status_code=303)
 
 

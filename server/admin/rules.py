@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from models import rules
-from models.errors import DomainError
+from models.errors import DomainError, ErrorCode, FieldError
 from models.settings import spelled
 from server.admin.pages import Admin, input_errors, page, render
 from server.i18n import gettext as _
@@ -80,9 +80,10 @@ async def edit(admin: Admin) -> Response:
 
 @page
 async def update(admin: Admin) -> Response:
+    admin.scope.require("customer.configure")
     section = admin.form.get("section") or ""
     if section not in rules.SECTIONS:
-        return await _show(admin, 400, [DomainError.single("section", _("no such section of rules.")).errors[0]])
+        return await _show(admin, 400, [FieldError("section", _("no such section of rules."), ErrorCode.INVALID)])
     values = {field.name: (admin.form.get(field.name) or "").strip()[:20] for field in rules.fields_of(section)}
     try:
         await rules.update_rules(admin.scope, {section: values})

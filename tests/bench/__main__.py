@@ -2,12 +2,14 @@
 
 Shapes: a_page, b_tree_stats, c_phone_search, d_writes (customers), e_queue (the complaint
 queue: open complaints due first, with customer, assignee and SLA), f_breached (complaints
-with a target missed), g_file (fileComplaint), driven over HTTP at 1, 8 and 32 clients; the
+with a target missed), g_file (fileComplaint), i_segment (a segment filter with its count), driven over HTTP at 1, 8 and 32 clients; the
 floor answers a_page, e_queue and f_breached in one SQL statement each. h_sweep times one
 escalation sweep over the open complaints directly (models.escalation.sweep, twice: the first
 escalates what is overdue, the second finds nothing left) inside a transaction it rolls back,
 so the dataset is left as it was; then the queue's, the breached list's and the sweep's
 statements are EXPLAINed (ANALYZE, BUFFERS; the sweep's inside a rolled-back transaction).
+j_recompute times ``kehu recompute`` over the whole base, the sweep's refresh after 1,000 new paid
+orders and the pool's release sweep, in a transaction rolled back afterwards.
 
 Settings: KEHU_BENCH_SCALE (1 = 100,000 customers), KEHU_BENCH_SECONDS (per measurement,
 default 10), KEHU_BENCH_SHAPES (comma-separated shapes to run, by name or by the part after
@@ -77,7 +79,13 @@ QUEUE = """query Queue { complaints(first: 20, filter: {status: [NEW, ACKNOWLEDG
 BREACHED = """query Breached { complaints(first: 20, filter: {breached: true}) { edges { node { id reference } } } }"""
 FILE = """mutation File($input: FileComplaintInput!) { fileComplaint(input: $input) { complaint { id reference } errors { code } } }"""
 PRIORITIES = ("LOW", "NORMAL", "NORMAL", "HIGH", "URGENT")
-SHAPES = ("a_page", "b_tree_stats", "c_phone_search", "d_writes", "e_queue", "f_breached", "g_file", "h_sweep")
+# Dormant customers who paid long ago: a segment filter over the stored segments, with its count.
+SEGMENT = """query Segment { customers(first: 20, filter: {tiers: [DORMANT, POTENTIAL], recencyMax: 2, lastPaidBefore: "2026-06-01T00:00:00Z"}) {
+  totalCount edges { node { id name segment { tier lifecycleStage rfm { score } } } } } }"""
+SHAPES = (
+    "a_page", "b_tree_stats", "c_phone_search", "d_writes", "e_queue", "f_breached", "g_file", "h_sweep", "i_segment",
+    "j_recompute",
+)
 
 
 def selected() -> list[str]:
@@ -122,7 +130,7 @@ def shapes(data: dict, run_id: str) -> dict[str, callable]:
         target = _gid("Customer", rng.choice(team_ids))
         return graphql(LOG, {"input": {"customerId": target, "kind": "CALL", "direction": "OUTBOUND", "summary": "bench"}})
 
-    queue, breached = graphql(QUEUE), graphql(BREACHED)
+    queue, breached, segment = graphql(QUEUE), graphql(BREACHED), graphql(SEGMENT)
     filed = itertools.count()
 
     def file(i: int) -> bytes:
@@ -138,6 +146,7 @@ def shapes(data: dict, run_id: str) -> dict[str, callable]:
         "b_tree_stats": lambda i: tree,
         "c_phone_search": search,
         "d_writes": write,
+        "i_segment": lambda i: segment,
         "e_queue": lambda i: queue,
         "f_breached": lambda i: breached,
         "g_file": file,
@@ -401,6 +410,44 @@ async def _complaint_sql(url: str, data: dict, bodies: dict, run: list[str]) -> 
     return out
 
 
+async def _recompute(url: str) -> list[dict]:
+    """j_recompute: every segment recomputed; then 1,000 new paid orders refreshed by the sweep's
+    ``segments.refresh``; then the pool's release sweep with release periods set: all inside a
+    transaction rolled back afterwards, so the dataset keeps its segments and owners."""
+    from tortoise.transactions import in_transaction
+
+    from models import db, pool, rules, segments
+    from models.scope import Scope
+
+    runs: list[dict] = []
+
+    async def timed(name: str, step) -> None:
+        progress(f"j_recompute: {name}")
+        started = time.perf_counter()
+        count = await step()
+        runs.append({"step": name, "seconds": round(time.perf_counter() - started, 3), "customers": count})
+
+    await db.init(url, pool_size=2, statement_timeout_ms=600_000)
+    try:
+        async with in_transaction() as connection:
+            await timed("recompute every segment", segments.recompute)
+            await connection.execute_query(
+                "INSERT INTO orders (customer_id, amount, currency, status, placed_at, paid_at, created_at)"
+                " SELECT id, 250, 'CNY', 'paid', now(), now(), now() FROM customer WHERE deleted_at IS NULL"
+                " ORDER BY id DESC LIMIT 1000"
+            )
+            await timed("refresh after 1,000 new paid orders", segments.refresh)
+            await rules.update_rules(Scope.of_system(), {"pool": {"potential_days": 120, "dormant_days": 180}})
+            await timed("release to the pool (POTENTIAL 120 days, DORMANT 180)", pool.sweep)
+            await timed("release again (nothing left)", pool.sweep)
+            raise _Undo
+    except _Undo:
+        pass
+    finally:
+        await db.close()
+    return runs
+
+
 async def main() -> int:
     scale = float(os.environ.get("KEHU_BENCH_SCALE") or 1)
     seconds = float(os.environ.get("KEHU_BENCH_SECONDS") or 10)
@@ -446,6 +493,8 @@ async def main() -> int:
 
     if "h_sweep" in run or {"e_queue", "f_breached"} & set(run):
         report.update(await _complaint_sql(url, data, shapes(data, run_id + "x"), run))
+    if "j_recompute" in run:
+        report["recompute"] = await _recompute(url)
 
     floors = [shape for shape in floor_app.PATHS if shape in bodies]
     if floors:
@@ -497,6 +546,11 @@ def _print(report: dict) -> None:
         print("| sweep | seconds | escalated: first response | escalated: resolution |\n|---|---|---|---|")
         for row in sweep["runs"]:
             print(f"| {row['run']} | {row['seconds']:.3f} | {row['first_response']:,} | {row['resolution']:,} |")
+    if steps := report.get("recompute"):
+        print(f"\nj_recompute over {report['customers']:,} customers, direct calls, in a transaction rolled back\n")
+        print("| step | seconds | customers |\n|---|---|---|")
+        for row in steps:
+            print(f"| {row['step']} | {row['seconds']:.3f} | {row['customers']:,} |")
     if explained := report.get("explain"):
         print("\nEXPLAIN (ANALYZE, BUFFERS), once each (full plans in the JSON report)\n")
         print("| statement | plan | partial indexes used | execution ms |\n|---|---|---|---|")
