@@ -145,19 +145,21 @@ _KEY = SortKey("a.opened_at", "datetime", descending=True)
 _SELECT = "a.id, a.customer_id, a.assignee_id, a.status, a.last_paid_at, a.days_since, a.threshold_days, a.opened_at, a.closed_at"
 
 
-def _where(scope: Scope, q: Query, status: str | None) -> list[str]:
+def _where(scope: Scope, q: Query, status: str | None, mine: bool) -> list[str]:
     conditions = [scope.customers(q, "c")]
     if status is not None:
         conditions.append(f"a.status = {q.param(status)}")
+    if mine:
+        conditions.append(f"a.assignee_id = {q.param(scope.viewer.user_id if scope.viewer else 0)}")
     return conditions
 
 
 @requires("customer.read")
-async def churn_alerts(scope: Scope, args: PageArgs, status: str | None = "open") -> Page:
-    """Alerts of customers the caller sees, newest first (open ones by default)."""
+async def churn_alerts(scope: Scope, args: PageArgs, status: str | None = "open", mine: bool = False) -> Page:
+    """Alerts of customers the caller sees, newest first (open ones by default; ``mine``: given to the caller)."""
     args = args.checked()
     q = Query()
-    conditions = _where(scope, q, status)
+    conditions = _where(scope, q, status, mine)
     if (keyset := args.keyset_condition(_KEY, q, "a")) is not None:
         conditions.append(keyset)
     sql = (
@@ -168,8 +170,9 @@ async def churn_alerts(scope: Scope, args: PageArgs, status: str | None = "open"
 
 
 @requires("customer.read")
-async def count_churn_alerts(scope: Scope, status: str | None = "open") -> int:
+async def count_churn_alerts(scope: Scope, status: str | None = "open", mine: bool = False) -> int:
     q = Query()
-    sql = f"SELECT COUNT(*) AS n FROM churn_alert a JOIN customer c ON c.id = a.customer_id WHERE {' AND '.join(_where(scope, q, status))}"
+    conditions = _where(scope, q, status, mine)
+    sql = f"SELECT COUNT(*) AS n FROM churn_alert a JOIN customer c ON c.id = a.customer_id WHERE {' AND '.join(conditions)}"
     return (await fetch(sql, q))[0]["n"]
 

@@ -205,8 +205,8 @@ async def _store(at: datetime, rules: Rules, customer_ids: list[int] | None) -> 
         q = Query()
         if q.dialect != "sqlite":  # one at a time: a second one compares with the first's result
             await connection.execute_query("SELECT pg_advisory_xact_lock(4832013)")
-        temporary = "CREATE TEMP TABLE segment_next ON COMMIT DROP AS " if q.dialect != "sqlite" else "CREATE TEMP TABLE segment_next AS "
-        await connection.execute_query(temporary + _next(q, at, rules, customer_ids), q.params)
+        # Dropped at the end, not on commit: a refresh may run inside a caller's transaction.
+        await connection.execute_query("CREATE TEMP TABLE segment_next AS " + _next(q, at, rules, customer_ids), q.params)
         q = Query()
         await connection.execute_query(
             "INSERT INTO segment_change (customer_id, at, from_tier, to_tier, from_stage, to_stage)"
@@ -225,8 +225,7 @@ async def _store(at: datetime, rules: Rules, customer_ids: list[int] | None) -> 
             f"INSERT INTO customer_segment ({_COLUMNS}, computed_at) SELECT {_COLUMNS}, {q.param(at)} FROM segment_next", q.params,
         )
         counted = await connection.execute_query_dict("SELECT COUNT(*) AS n FROM segment_next")
-        if q.dialect == "sqlite":
-            await connection.execute_query("DROP TABLE segment_next")
+        await connection.execute_query("DROP TABLE segment_next")
     return counted[0]["n"]
 
 

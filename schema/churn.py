@@ -60,17 +60,24 @@ class ChurnAlert:
         return None if self.assignee_pk is None else to_global_id("User", self.assignee_pk)
 
 
+@strawberry.input(description="Which churn alerts to list.")
+class ChurnAlertFilterInput:
+    status: ChurnAlertStatus | None = strawberry.field(default=ChurnAlertStatus.OPEN, description="OPEN by default; null for all.")
+    assigned_to_me: bool = strawberry.field(default=False, description="Only the alerts whose follow-up was given to you.")
+
+
 @strawberry.type
 class ChurnQueries:
     @strawberry.field(description="Churn alerts of customers you see, newest first.")
     async def churn_alerts(
         self,
         info: Info,
-        status: Annotated[ChurnAlertStatus | None, strawberry.argument(description="OPEN by default; null for all.")] = ChurnAlertStatus.OPEN,
+        filter: Annotated[ChurnAlertFilterInput | None, strawberry.argument(description="Open ones by default.")] = None,
         first: Annotated[int | None, strawberry.argument(description=PAGE_ARGS_DOC["first"])] = None,
         after: Annotated[str | None, strawberry.argument(description=PAGE_ARGS_DOC["after"])] = None,
     ) -> Connection[ChurnAlert]:
         scope = info.context.scope
-        value = status.value if status else None
-        page = await or_bad_input(churn.churn_alerts(scope, page_args(first, after, None, None), value))
-        return connection(page, ChurnAlert.from_row, lambda: churn.count_churn_alerts(scope, value))
+        chosen = filter or ChurnAlertFilterInput()
+        status, mine = chosen.status.value if chosen.status else None, chosen.assigned_to_me
+        page = await or_bad_input(churn.churn_alerts(scope, page_args(first, after, None, None), status, mine))
+        return connection(page, ChurnAlert.from_row, lambda: churn.count_churn_alerts(scope, status, mine))

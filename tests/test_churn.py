@@ -79,6 +79,13 @@ async def test_alerts_are_read_where_their_customer_is_visible(clean_db, as_user
     found = (await ask(http, "{ churnAlerts { totalCount edges { node { daysSinceLastPaid customer { name } } } } }"))
     assert found["data"]["churnAlerts"]["totalCount"] == 1
     assert found["data"]["churnAlerts"]["edges"][0]["node"]["customer"] == {"name": "东"}
+    # Given to the owner: the east customer has none, so none is this user's.
+    await Customer.filter(id=seen).update(owner_id=me["id"])
+    await ChurnAlert.filter(customer_id=seen).update(assignee_id=me["id"])
+    mine = "{ churnAlerts(filter: {assignedToMe: true}) { totalCount } }"
+    assert (await ask(http, mine))["data"]["churnAlerts"]["totalCount"] == 1
+    await ChurnAlert.filter(customer_id=seen).update(assignee_id=None)
+    assert (await ask(http, mine))["data"]["churnAlerts"]["totalCount"] == 0
 
 
 def test_the_servers_sweep_recomputes_segments_and_opens_alerts(tmp_path):
@@ -98,7 +105,7 @@ def test_the_servers_sweep_recomputes_segments_and_opens_alerts(tmp_path):
     seeded = subprocess.run([KEHU, "seed-demo", "--count", "30"], env=env, capture_output=True, text=True, timeout=120)
     token = re.search(r"Bearer (kehu_[A-Za-z0-9_-]+)", seeded.stdout).group(1)
     with live_server(tmp_path, env=env, migrate=False) as server:
-        query = "{ customers(first: 30) { edges { node { segment { tier } } } } churnAlerts(status: null) { totalCount } }"
+        query = "{ customers(first: 30) { edges { node { segment { tier } } } } churnAlerts(filter: {status: null}) { totalCount } }"
         for _ in range(100):
             answer = httpx.post(server.url("/graphql"), json={"query": query}, headers={"authorization": f"Bearer {token}"},
                                 timeout=10).json()

@@ -31,7 +31,7 @@ FIELDS = {
     "lifetimeValue": "lifetimeValue { amount currency }", "lastOrderAt": "lastOrderAt",
     "complaints": "complaints { totalCount }",
     "followUps": "followUps { totalCount }",
-    "segment": "segment { tier }",
+    "segment": "segment { tier }", "ownerId": "ownerId", "teamId": "teamId",
 }
 # Where customers are reached: ``{}`` is the selection of each customer there.
 PLACES = {
