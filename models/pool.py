@@ -21,7 +21,7 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from models.audit import record
+from models.audit import AuditEvent, record
 from models.customers import COLUMNS, Customer, CustomerOrder, columns_of, customers_by_ids, select_list
 from models.errors import DomainError, ErrorCode
 from models.pagination import Page, PageArgs
@@ -31,7 +31,8 @@ from models.settings import bounded, current
 from models.sql import Query, fetch
 
 __all__ = [
-    "PoolClaim", "Rules", "about_to_release", "claim_customer", "count_pool", "customer_pool", "release_customer", "sweep",
+    "PoolClaim", "Rules", "about_to_release", "claim_customer", "count_pool", "customer_pool", "pool_events",
+    "release_customer", "sweep",
 ]
 
 
@@ -100,6 +101,7 @@ async def sweep(at: datetime | None = None) -> int:
             f" WHERE {_releasable(q, at, periods)}", q.params,
         )
         released = await _release(connection, at, [(row["id"], row["owner_id"]) for row in due])
+        await _audit_released(connection, at, released)
     return len(released)
 
 
@@ -112,7 +114,7 @@ def _pairs(q: Query, pairs: list[tuple[int, int]]) -> str:
 
 async def _release(connection, at: datetime, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Release each customer from its owner, where that is still its owner (a claim or a second
-    sweep in between keeps it); one ``customer.release`` event each. The pairs released."""
+    sweep in between keeps it). The pairs released."""
     if not pairs:
         return []
     q = Query()
@@ -122,9 +124,13 @@ async def _release(connection, at: datetime, pairs: list[tuple[int, int]]) -> li
         q.params,
     )
     done = {row["id"] for row in rows}
-    released = [(customer, owner) for customer, owner in pairs if customer in done]
+    return [(customer, owner) for customer, owner in pairs if customer in done]
+
+
+async def _audit_released(connection, at: datetime, released: list[tuple[int, int]]) -> None:
+    """The sweep's ``customer.release`` events, one per customer, set-based (no actor: the sweep)."""
     if not released:
-        return []
+        return
     q = Query()
     if q.dialect == "sqlite":
         changes = "json_object('owner_id', json_object('from', p.owner_id, 'to', NULL))"
@@ -135,7 +141,6 @@ async def _release(connection, at: datetime, pairs: list[tuple[int, int]]) -> li
         f" SELECT {q.param(at)}, 'customer.release', 'customer', p.id, {changes}, p.id FROM ({_pairs(q, released)}) p",
         q.params,
     )
-    return released
 
 
 def _in_pool(scope: Scope, q: Query) -> str:
@@ -236,6 +241,8 @@ async def release_customer(scope: Scope, customer_id: int) -> dict[str, Any] | N
             raise DomainError.single("id", f"this customer cannot be released: {reason}", ErrorCode.INVALID)
         if not await _release(connection, now, [(customer_id, row["owner_id"])]):
             raise DomainError.single("id", "this customer changed hands meanwhile; look again.", ErrorCode.TAKEN)
+        await record(scope, "customer.release", "customer", customer_id, before={"owner_id": row["owner_id"]},
+                     after={"owner_id": None}, connection=connection)
     # None when the caller saw the customer as its owner only (OWN scope without customer.claim).
     return (await customers_by_ids(scope, [customer_id])).get(customer_id)
 
@@ -263,3 +270,29 @@ async def about_to_release(scope: Scope, within_days: int = 7, at: datetime | No
             touched = datetime.fromisoformat(touched)
         rows.append({**row, "release_at": touched + timedelta(days=row["period"])})
     return sorted(rows, key=lambda row: (row["release_at"], row["id"]))
+
+
+POOL_ACTIONS = ("customer.release", "customer.claim")
+MAX_EVENTS = 20
+
+
+async def pool_events(scope: Scope, customer_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The visible customers' moves to and from the pool, newest first (at most ``MAX_EVENTS``
+    each): their timeline of ownership, read from the audit log where the moves are recorded."""
+    if not customer_ids:
+        return {}
+    q = Query()
+    actions = ", ".join(f"'{action}'" for action in POOL_ACTIONS)
+    sql = (
+        "SELECT e.id, e.entity_id AS customer_id, e.action, e.at, e.actor_user_id, e.changes FROM audit_event e"
+        " JOIN customer c ON c.id = e.entity_id"
+        f" WHERE e.entity_type = 'customer' AND e.entity_id IN {q.in_list(customer_ids)} AND e.action IN ({actions})"
+        f" AND {scope.customers(q, 'c')} ORDER BY e.at DESC, e.id DESC"
+    )
+    events: dict[int, list[dict[str, Any]]] = {}
+    for row in await fetch(sql, q, AuditEvent):
+        owner = row["changes"].get("owner_id", {})
+        kept = events.setdefault(row["customer_id"], [])
+        if len(kept) < MAX_EVENTS:
+            kept.append({**row, "from_owner_id": owner.get("from"), "to_owner_id": owner.get("to")})
+    return events

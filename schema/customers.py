@@ -29,6 +29,7 @@ from schema.relay import PAGE_ARGS_DOC, Connection, Node, connection, page_args
 if TYPE_CHECKING:
     from schema.complaints import Complaint
     from schema.follow_ups import FollowUp
+    from schema.pool import PoolEvent
     from schema.segments import Segment
 
 __all__ = ["Customer", "CustomerMutations", "CustomerQueries", "load_customer"]
@@ -42,6 +43,7 @@ strawberry.enum(Stage, name="LifecycleStage", description="Where a customer is i
 ComplaintRef = Annotated["Complaint", strawberry.lazy("schema.complaints")]
 FollowUpRef = Annotated["FollowUp", strawberry.lazy("schema.follow_ups")]
 SegmentRef = Annotated["Segment", strawberry.lazy("schema.segments")]
+PoolEventRef = Annotated["PoolEvent", strawberry.lazy("schema.pool")]
 
 
 def _arg(name: str) -> Any:
@@ -103,6 +105,12 @@ class Customer(Node):
     @strawberry.field(description="The Team the customer belongs to.")
     def team_id(self) -> strawberry.ID | None:
         return None if self.team_pk is None else to_global_id("Team", self.team_pk)
+
+    @strawberry.field(description="Moves to and from the team's public pool, newest first (at most 20): who owned it when.")
+    async def pool_events(self, info: Info) -> list[PoolEventRef]:
+        from schema.pool import PoolEvent  # noqa: F811 (the pool's types name customers)
+
+        return [PoolEvent.from_row(row) for row in await info.context.loaders.pool_events.load((self.pk,))]
 
     @strawberry.field(description="Tags on the customer, in alphabetical order.")
     async def tags(self, info: Info) -> list[str]:
@@ -273,7 +281,7 @@ _FIELD_COLUMNS = {
 }
 _BY_ID = frozenset({
     "id", "__typename", "tags", "referrals", "referralTree", "referralStats", "links", "interactions", "orders",
-    "orderCount", "lifetimeValue", "lastOrderAt", "complaints", "followUps", "segment",
+    "orderCount", "lifetimeValue", "lastOrderAt", "complaints", "followUps", "segment", "poolEvents",
 })
 
 

@@ -20,6 +20,7 @@ from models import (
     graph,
     interactions,
     orders,
+    pool,
     saved_segments,
     segments,
     service_levels,
@@ -231,6 +232,10 @@ class Loaders:
     @cached_property
     def segment(self) -> DataLoader:
         return self._by_id(segments.segments_by_customer)
+
+    @cached_property
+    def pool_events(self) -> DataLoader:
+        return _grouped(self._scoped(pool.pool_events), lambda _: [])
 
     @cached_property
     def saved_segment(self) -> DataLoader:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -10,15 +12,48 @@ from models import pool
 from schema import customers as customer_types
 from schema.context import Info
 from schema.errors import UserError, or_bad_input
+from schema.ids import to_global_id
 from schema.mutations import Idempotent, change
 from schema.relay import PAGE_ARGS_DOC, Connection, connection, page_args
 
 if TYPE_CHECKING:
     from schema.customers import Customer
 
-__all__ = ["PoolMutations", "PoolQueries"]
+__all__ = ["PoolEvent", "PoolMutations", "PoolQueries"]
 
 CustomerRef = Annotated["Customer", strawberry.lazy("schema.customers")]
+
+
+@strawberry.enum(description="A move of a customer to or from its team's public pool.")
+class PoolEventKind(Enum):
+    RELEASED = "customer.release"
+    CLAIMED = "customer.claim"
+
+
+@strawberry.type(description="A customer released to its team's pool, or claimed from it: the timeline of who owns it.")
+class PoolEvent:
+    kind: PoolEventKind = strawberry.field(description="RELEASED or CLAIMED.")
+    at: datetime = strawberry.field(description="When.")
+    actor_pk: strawberry.Private[int | None]
+    from_owner_pk: strawberry.Private[int | None]
+    to_owner_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> PoolEvent:
+        return cls(kind=PoolEventKind(row["action"]), at=row["at"], actor_pk=row["actor_user_id"],
+                   from_owner_pk=row["from_owner_id"], to_owner_pk=row["to_owner_id"])
+
+    @strawberry.field(description="Who did it, by User ID; null for the sweep.")
+    def actor_id(self) -> strawberry.ID | None:
+        return None if self.actor_pk is None else to_global_id("User", self.actor_pk)
+
+    @strawberry.field(description="The owner before, by User ID.")
+    def from_owner_id(self) -> strawberry.ID | None:
+        return None if self.from_owner_pk is None else to_global_id("User", self.from_owner_pk)
+
+    @strawberry.field(description="The owner after, by User ID (null: the pool).")
+    def to_owner_id(self) -> strawberry.ID | None:
+        return None if self.to_owner_pk is None else to_global_id("User", self.to_owner_pk)
 
 
 def _arg(name: str) -> Any:

@@ -107,6 +107,8 @@ async def test_my_day_lists_the_pool_to_claim_and_what_is_about_to_go(browser):
     claimed = await http.post(f"/admin/today/pool/{pooled}/claim", headers={"hx-request": "true", "x-csrf-token": csrf})
     assert claimed.status_code == 200 and "yours now" in claimed.text
     assert (await Customer.get(id=pooled)).owner_id == me
+    page = await http.get(f"/admin/customers/{pooled}")  # now theirs: its page, with the claim on its timeline
+    assert page.status_code == 200 and "claimed from the pool" in page.text
     foreign = await http.post(f"/admin/today/pool/{western}/claim", headers={"hx-request": "true", "x-csrf-token": csrf})
     assert foreign.status_code == 404 and (await Customer.get(id=western)).owner_id is None
 

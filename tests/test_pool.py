@@ -152,6 +152,15 @@ async def test_release_and_claim_through_the_api(teams, as_user):
     assert claimed["errors"] == [] and claimed["customer"]["ownerId"] == to_global_id("User", teams["claimer"])
     assert (await Customer.get(id=customer)).owner_id == teams["claimer"]
     assert await AuditEvent.filter(action="customer.release", customer_id=customer).count() == 1
+    timeline = "query($id: ID!) { customer(id: $id) { poolEvents { kind actorId fromOwnerId toOwnerId } } }"
+    events = (await ask(claimer, timeline, {"id": gid}))["data"]["customer"]["poolEvents"]
+    assert events == [
+        {"kind": "CLAIMED", "actorId": to_global_id("User", teams["claimer"]), "fromOwnerId": None,
+         "toOwnerId": to_global_id("User", teams["claimer"])},
+        {"kind": "RELEASED", "actorId": to_global_id("User", teams["seller"]),
+         "fromOwnerId": to_global_id("User", teams["seller"]), "toOwnerId": None},
+    ]
+    assert (await ask(westerner, timeline, {"id": gid}))["data"]["customer"] is None
 
 
 async def test_the_pool_is_a_list_to_claim_from_not_a_reach_over_its_customers(teams):

@@ -32,6 +32,7 @@ FIELDS = {
     "complaints": "complaints { totalCount }",
     "followUps": "followUps { totalCount }",
     "segment": "segment { tier }", "ownerId": "ownerId", "teamId": "teamId",
+    "poolEvents": "poolEvents { kind at }",
 }
 # Where customers are reached: ``{}`` is the selection of each customer there.
 PLACES = {

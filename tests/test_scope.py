@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import models
-from models import complaints, customers, follow_ups, graph, interactions, orders, segments, surveys
+from models import complaints, customers, follow_ups, graph, interactions, orders, pool, segments, surveys
 from models.access import User, viewer_of
 from models.audit import AuditEvent, AuditFilter
 from models.complaints import ComplaintFilter, ComplaintOrder
@@ -87,6 +87,8 @@ async def _side(name: str, team: int, friend: int, referral_name: str, referral_
     follow_up = await follow_ups.schedule_follow_up(
         SYSTEM, customer, {"due_on": datetime.now(UTC).date(), "purpose": "call back"}, assignee
     )
+    await Customer.filter(id=customer).update(owner_id=assignee)
+    await pool.release_customer(SYSTEM, customer)  # a move to the pool, on the customer's ownership timeline
     events = await AuditEvent.filter(customer_id=customer).values_list("id", flat=True)
     return Side(customer, interaction["id"], order["id"], link["id"], list(events), name, complaint["id"], complaint["reference"],
                 follow_up["id"])
@@ -148,6 +150,7 @@ READS: dict[str, Read] = {
     "follow_ups.follow_ups_by_ids": lambda f, s, x: f(s, [x.follow_up]),
     "segments.segments_by_customer": lambda f, s, x: f(s, [x.customer]),
     "segments.segment_history": lambda f, s, x: f(s, x.customer),
+    "pool.pool_events": lambda f, s, x: f(s, [x.customer]),
 }
 
 # Everything else in models/ that is a coroutine, and why it is no read of customer data.
@@ -281,6 +284,7 @@ LOADER_KEYS: dict[str, Callable[[Side], Any]] = {
     "follow_ups": lambda x: (x.customer, ARGS),
     "follow_up_count": lambda x: (x.customer,),
     "segment": lambda x: x.customer,
+    "pool_events": lambda x: (x.customer,),
 }
 # Loaders of what is no customer's data; what they lead to is read through the loaders above.
 OTHER_LOADERS = {"saved_segment"}

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from starlette.datastructures import QueryParams
 from starlette.responses import RedirectResponse, Response
 
-from models import complaints, customers, graph, interactions, orders, saved_segments, segments
+from models import complaints, customers, graph, interactions, orders, pool, saved_segments, segments
 from models.customer_filter import CustomerFilter
 from models.customers import CustomerOrder, Source
 from models.errors import DomainError, ErrorCode
@@ -265,6 +265,7 @@ async def customer_page(admin: Admin) -> Response:
     theirs = (await follow_ups.follow_ups_pages(admin.scope, [customer_id], PageArgs(first=100)))[customer_id].rows
     closed = sorted((row for row in theirs if row["status"] != "open"), key=lambda row: (row["closed_at"] or row["created_at"], row["id"]), reverse=True)
     segment = (await segments.segments_by_customer(admin.scope, [customer_id])).get(customer_id)
+    moves = (await pool.pool_events(admin.scope, [customer_id])).get(customer_id, [])
     return render(admin.request, "customer.html", {
         "customer": customer,
         "tags": (await customers.tags_by_customer(admin.scope, [customer_id])).get(customer_id, []),
@@ -283,4 +284,6 @@ async def customer_page(admin: Admin) -> Response:
         "reasons": segments.reasons(segment, language()) if segment else [],
         "segment_history": await segments.segment_history(admin.scope, customer_id),
         "today": await business_today(),
+        "pool_events": moves,
+        "people": await users_by_ids(admin.scope, [row["actor_user_id"] for row in moves if row["actor_user_id"]]),
     }, admin=admin)
