@@ -43,6 +43,7 @@ __all__ = [
     "count_customers",
     "create_customer",
     "customers_by_ids",
+    "customers_page",
     "delete_customer",
     "list_customers",
     "select_list",
@@ -347,11 +348,18 @@ async def list_customers(
     scope: Scope, filter: CustomerFilter, order: SortKey, args: PageArgs, columns: tuple[str, ...] = COLUMNS
 ) -> Page:
     """A page of the visible customers ``filter`` picks, as rows of ``columns`` and the sort key."""
-    args = args.checked()
     q = Query()
-    conditions = [scope.customers(q, "c"), *await filter.where(q, scope)]
+    return await customers_page(scope, q, [scope.customers(q, "c"), *await filter.where(q, scope)], order, args, columns)
+
+
+async def customers_page(
+    scope: Scope, q: Query, conditions: list[str], order: SortKey, args: PageArgs, columns: tuple[str, ...]
+) -> Page:
+    """A page of the customers ``c`` that meet ``conditions`` (their parameters in ``q``), masked
+    for the caller: the statement of every customer list, whatever decides who is in it."""
+    args = args.checked()
     if (keyset := args.keyset_condition(order, q, "c")) is not None:
-        conditions.append(keyset)
+        conditions = [*conditions, keyset]
     sql = (
         f"SELECT {select_list('c', columns_of(columns, order.name))} FROM customer c"
         f" WHERE {' AND '.join(conditions)} ORDER BY {args.order_by(order, 'c')} LIMIT {args.size + 1}"

@@ -22,7 +22,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models.audit import AuditEvent, record
-from models.customers import COLUMNS, Customer, CustomerOrder, columns_of, customers_by_ids, select_list
+from models.customers import COLUMNS, Customer, CustomerOrder, customers_by_ids, customers_page
 from models.errors import DomainError, ErrorCode
 from models.pagination import Page, PageArgs
 from models.scope import Scope, requires
@@ -162,16 +162,8 @@ _KEY = CustomerOrder.UPDATED_AT.key()
 @requires("customer.claim", "customer.read")
 async def customer_pool(scope: Scope, args: PageArgs, columns: tuple[str, ...] = COLUMNS) -> Page:
     """A page of the caller's team's pool, the latest released first."""
-    args = args.checked()
     q = Query()
-    conditions = [_in_pool(scope, q)]
-    if (keyset := args.keyset_condition(_KEY, q, "c")) is not None:
-        conditions.append(keyset)
-    sql = (
-        f"SELECT {select_list('c', columns_of(columns, 'updated_at'))} FROM customer c WHERE {' AND '.join(conditions)}"
-        f" ORDER BY {args.order_by(_KEY, 'c')} LIMIT {args.size + 1}"
-    )
-    return Page.from_rows([scope.present(row) for row in await fetch(sql, q, Customer)], args, _KEY)
+    return await customers_page(scope, q, [_in_pool(scope, q)], _KEY, args, columns)
 
 
 @requires("customer.claim", "customer.read")

@@ -243,6 +243,7 @@ NOT_CUSTOMER_READS = {
     ),
     "sql.fetch": "runs a statement that a read above writes, scope included",
     "pagination.fetch_pages": "runs a statement that a read above writes, scope included",
+    "customers.customers_page": "runs a customer list that a read above (or the pool) conditions, scope included",
     "audit.record": "appends to the log",
     "idempotency.once": "runs a write; its replay reads through the loaders (test_replays.py)",
     "idempotency.sweep": "deletes expired keys",
