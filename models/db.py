@@ -1,7 +1,12 @@
-"""The database: Tortoise configuration from a URL, start-up, shut-down, dialect."""
+"""The database: Tortoise configuration from a URL, start-up, shut-down, dialect, and the one
+connection a request holds (``one_connection``)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -9,7 +14,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from tortoise import Tortoise, connections
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 
-__all__ = ["MODEL_MODULES", "SSL_MODES", "close", "connection", "dialect", "init", "tortoise_config", "unavailable"]
+__all__ = [
+    "MODEL_MODULES", "SSL_MODES", "close", "connection", "dialect", "init", "one_connection", "tortoise_config", "unavailable",
+]
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 MODEL_MODULES = [
@@ -34,15 +41,74 @@ MODEL_MODULES = [
 ]
 
 
+class _Held:
+    """A request's one pool connection, lent to one statement (or transaction) at a time."""
+
+    __slots__ = ("connection", "lock", "pool")
+
+    def __init__(self) -> None:
+        self.connection = None
+        self.pool: _TimedPool | None = None
+        self.lock = asyncio.Lock()
+
+
+_held: ContextVar[_Held | None] = ContextVar("kehu_held_connection", default=None)
+
+
+@asynccontextmanager
+async def one_connection() -> AsyncIterator[None]:
+    """Run every statement of this context on one pool connection: taken at the first statement,
+    given back at the end. A request then costs one acquire and one release, whatever it reads;
+    its statements (and transactions) take turns on the connection."""
+    held = _Held()
+    token = _held.set(held)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+        if held.connection is not None:
+            await held.pool.release_held(held.connection)
+
+
+async def _reset(connection) -> None:
+    """What asyncpg does to a connection given back, cut to what kehu can leave behind: kehu sets
+    no session state (settings are per connection, advisory locks per transaction), so the four
+    statements of asyncpg's reset are only a round trip; a transaction left open is rolled back."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
 class _TimedPool:
-    """asyncpg's pool with a bound on the wait for a free connection (asyncpg has none by default)."""
+    """asyncpg's pool with a bound on the wait for a free connection (asyncpg has none by default),
+    lending a request's held connection (``one_connection``) instead of another one."""
 
     def __init__(self, pool, timeout: float) -> None:
         self._pool = pool
         self._timeout = timeout
 
-    def acquire(self):
-        return self._pool.acquire(timeout=self._timeout)
+    async def acquire(self):
+        held = _held.get()
+        if held is None:
+            return await self._pool.acquire(timeout=self._timeout)
+        await held.lock.acquire()
+        try:
+            if held.connection is None:
+                held.connection = await self._pool.acquire(timeout=self._timeout)
+                held.pool = self
+        except BaseException:
+            held.lock.release()
+            raise
+        return held.connection
+
+    async def release(self, connection, *args: Any, **kwargs: Any) -> None:
+        held = _held.get()
+        if held is not None and connection is held.connection:
+            held.lock.release()  # still the request's, for its next statement
+            return
+        await self._pool.release(connection, *args, **kwargs)
+
+    async def release_held(self, connection) -> None:
+        await self._pool.release(connection)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pool, name)
@@ -57,7 +123,7 @@ class PostgresClient(AsyncpgDBClient):
         self.acquire_timeout = acquire_timeout
 
     async def create_pool(self, **kwargs: Any):
-        return _TimedPool(await super().create_pool(**kwargs), self.acquire_timeout)
+        return _TimedPool(await super().create_pool(reset=_reset, **kwargs), self.acquire_timeout)
 
 
 client_class = PostgresClient  # this module is the engine Tortoise loads for PostgreSQL

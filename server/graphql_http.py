@@ -144,7 +144,8 @@ class GraphQLEndpoint:
             request_id = uuid.uuid4().hex
         try:
             try:
-                response = await self._handle(request, request_id)
+                async with db.one_connection():  # one pool connection for the whole request
+                    response = await self._handle(request, request_id)
             except Exception as error:
                 if not db.unavailable(error):
                     raise

@@ -23,6 +23,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from models import db
 from models.access import Viewer
 from models.errors import DomainError, ErrorCode, FieldError
 from models.scope import Scope
@@ -158,6 +159,10 @@ def input_errors(error: DomainError) -> list[FieldError]:
 def page(view: Callable[[Admin], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
     @localized
     async def endpoint(request: Request) -> Response:
+        async with db.one_connection():  # one pool connection for the whole page
+            return await _signed_in(request)
+
+    async def _signed_in(request: Request) -> Response:
         settings = request.app.state.settings
         secret = request.cookies.get(cookie_name(request, SESSION_COOKIE), "")
         viewer = await viewer_for_session(secret, timedelta(minutes=settings.admin_idle_minutes)) if secret else None

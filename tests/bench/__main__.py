@@ -2,7 +2,9 @@
 
 Shapes: a_page, b_tree_stats, c_phone_search, d_writes (customers), e_queue (the complaint
 queue: open complaints due first, with customer, assignee and SLA), f_breached (complaints
-with a target missed), g_file (fileComplaint), i_segment (a segment filter with its count), driven over HTTP at 1, 8 and 32 clients; the
+with a target missed), g_file (fileComplaint), i_segment (a segment filter with its count), k_random_page (the page of (a)
+from a random place in the list), l_nested (three levels of referrals below a random referrer),
+driven over HTTP at 1, 8 and 32 clients; the
 floor answers a_page, e_queue and f_breached in one SQL statement each. h_sweep times one
 escalation sweep over the open complaints directly (models.escalation.sweep, twice: the first
 escalates what is overdue, the second finds nothing left) inside a transaction it rolls back,
@@ -12,7 +14,9 @@ j_recompute times ``kehu recompute`` over the whole base, the sweep's refresh af
 orders and the pool's release sweep, in a transaction rolled back afterwards.
 
 Settings: KEHU_BENCH_SCALE (1 = 100,000 customers), KEHU_BENCH_SECONDS (per measurement,
-default 10), KEHU_BENCH_SHAPES (comma-separated shapes to run, by name or by the part after
+default 10), KEHU_BENCH_WORKERS (kehu's worker processes, default 1), KEHU_BENCH_PEERS=postgraphile (also
+PostGraphile 5 on the same database, installed from npm under var/bench/peers, its answers
+checked against kehu's; tests/bench/peers.py), KEHU_BENCH_SHAPES (comma-separated shapes to run, by name or by the part after
 the letter, such as ``queue,breached,file,sweep``; default all), KEHU_BENCH_PROFILE (set: one
 more a_page run at 8 clients, sampled by py-spy and summed by layer), KEHU_BENCH_POSTGRES_URL
 (a server where it may create ``kehu_bench_*`` databases; default the local one as user
@@ -43,7 +47,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from tests.bench import complaints, dataset, profile
+from tests.bench import complaints, dataset, peers, profile
 from tests.bench import floor as floor_app
 from tests.bench.load import Result, drive, graphql
 
@@ -65,6 +69,11 @@ TREE = """query Tree($id: ID!) { customer(id: $id) {
   referralTree(depth: 3, first: 100) { level customer { id name } }
   referralStats { directCount downstreamCount maxDepth downstreamRevenue { amount currency } }
 } }"""
+# The same page from a random place in the team's list.
+RANDOM_PAGE = PAGE.replace("query Page { customers(first: 20,", "query RandomPage($after: String) { customers(first: 20, after: $after,")
+# Three levels of referrals below a random referrer of the team.
+NESTED = """query Nested($id: ID!) { customer(id: $id) { id name referrals(first: 10) { edges { node { id name
+  referrals(first: 10) { edges { node { id name referrals(first: 10) { edges { node { id name } } } } } } } } } } }"""
 SEARCH = """query Search($s: String!) { customers(first: 20, filter: {search: $s}) { edges { node { id name phone } } } }"""
 CREATE = """mutation Create($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } errors { code } } }"""
 LOG = """mutation Log($input: LogInteractionInput!) { logInteraction(input: $input) { interaction { id } errors { code } } }"""
@@ -84,7 +93,7 @@ SEGMENT = """query Segment { customers(first: 20, filter: {tiers: [DORMANT, POTE
   totalCount edges { node { id name segment { tier lifecycleStage rfm { score } } } } } }"""
 SHAPES = (
     "a_page", "b_tree_stats", "c_phone_search", "d_writes", "e_queue", "f_breached", "g_file", "h_sweep", "i_segment",
-    "j_recompute",
+    "j_recompute", "k_random_page", "l_nested",
 )
 
 
@@ -147,6 +156,8 @@ def shapes(data: dict, run_id: str) -> dict[str, callable]:
         "c_phone_search": search,
         "d_writes": write,
         "i_segment": lambda i: segment,
+        "k_random_page": lambda i: graphql(RANDOM_PAGE, {"after": rng.choice(data["page_cursors"])}),
+        "l_nested": lambda i: graphql(NESTED, {"id": _gid("Customer", rng.choice(data["referrers"]))}),
         "e_queue": lambda i: queue,
         "f_breached": lambda i: breached,
         "g_file": file,
@@ -214,7 +225,26 @@ async def _prepare(base_url: str, scale: float) -> tuple[str, dict]:
         )
     finally:
         await conn.close()
-    return url, {**dict(meta), **layer, "token": secret}
+    conn = await asyncpg.connect(url)
+    try:
+        # Where random pages start (k_random_page) and whose referrals nest (l_nested): the bench team's customers.
+        starts = await conn.fetch(
+            "SELECT id, created_at FROM customer WHERE id <= $1 AND deleted_at IS NULL ORDER BY random() LIMIT 500",
+            meta["hub_downstream"] + 1,
+        )
+        referrers = await conn.fetch(
+            "SELECT DISTINCT referrer_id FROM customer WHERE referrer_id IS NOT NULL AND referrer_id <= $1"
+            " AND id <= $1 LIMIT 500", meta["hub_downstream"] + 1,
+        )
+    finally:
+        await conn.close()
+    from models.customers import CustomerOrder
+
+    order = CustomerOrder.CREATED_AT.key(descending=False)
+    return url, {
+        **dict(meta), **layer, "token": secret, "page_cursors": [order.encode(dict(row)) for row in starts],
+        "referrers": [row["referrer_id"] for row in referrers],
+    }
 
 
 async def _statements_per_request(url: str, data: dict, bodies: dict) -> dict[str, float]:
@@ -448,6 +478,45 @@ async def _recompute(url: str) -> list[dict]:
     return runs
 
 
+async def _answers(port: int, headers: dict, data: dict) -> dict:
+    """kehu's answers to the page and to one nested tree, to check the peer's against."""
+    referrer = data["referrers"][0]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30) as client:
+        page = (await client.post("/graphql", json={"query": PAGE})).json()
+        nested = (await client.post("/graphql", json={"query": NESTED, "variables": {"id": _gid("Customer", referrer)}})).json()
+    return {"page": page, "nested": nested, "referrer": referrer}
+
+
+async def _postgraphile(url: str, data: dict, answers: dict, seconds: float) -> dict:
+    """PostGraphile on the same database: its answers checked against kehu's, then the page and the
+    nested referrals driven at 1, 8 and 32 clients."""
+    command, root = peers.install(ROOT / "var" / "bench" / "peers", progress)
+    port = _free_port()
+    server = _start(command, peers.config(url, port), port)
+    rows: dict = {}
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            page = (await client.post("/graphql", json={"query": peers.PAGE})).json()
+            nested = (await client.post("/graphql", json={"query": peers.NESTED, "variables": {"id": str(answers["referrer"])}})).json()
+        same = {"a_page": peers.same_page(answers["page"], page), "l_nested": peers.same_nested(answers["nested"], nested)}
+        if not all(same.values()):
+            raise SystemExit(f"bench: PostGraphile answers differently from kehu: {same}")
+        rng = random.Random(7)
+        bodies = {
+            "a_page": lambda i: graphql(peers.PAGE),
+            "l_nested": lambda i: graphql(peers.NESTED, {"id": str(rng.choice(data["referrers"]))}),
+        }
+        for shape, body in bodies.items():
+            for clients in CLIENTS:
+                progress(f"postgraphile {shape} with {clients} clients for {seconds:g} s")
+                result = await drive("127.0.0.1", port, "/graphql", {}, body, clients, seconds)
+                rows[f"{shape}@{clients}"] = _row(result)
+        rows["memory_mb"] = {k: round(v, 1) for k, v in _memory_mb(server.pid).items()}
+    finally:
+        _stop(server)
+    return {"postgraphile": rows, "same_answers": same}
+
+
 async def main() -> int:
     scale = float(os.environ.get("KEHU_BENCH_SCALE") or 1)
     seconds = float(os.environ.get("KEHU_BENCH_SECONDS") or 10)
@@ -469,8 +538,14 @@ async def main() -> int:
         "kehu": {}, "floor": {},
     }
     port = _free_port()
+    peer_names = [name.strip() for name in (os.environ.get("KEHU_BENCH_PEERS") or "").split(",") if name.strip()]
+    if unknown := set(peer_names) - {"postgraphile"}:
+        raise SystemExit(f"bench: unknown peer(s) {', '.join(sorted(unknown))}; known: postgraphile")
+    answers: dict = {}
+    workers = os.environ.get("KEHU_BENCH_WORKERS") or "1"
+    report["workers"] = int(workers)
     server = _start(
-        [KEHU, "serve", "--port", str(port)],
+        [KEHU, "serve", "--port", str(port), "--workers", workers],
         {"KEHU_DATABASE_URL": url, "KEHU_LOG_LEVEL": "warning", "KEHU_DB_POOL_SIZE": "20", "KEHU_SWEEP_SECONDS": "0"}, port,
     )
     try:
@@ -488,8 +563,12 @@ async def main() -> int:
             sampler.wait(60)
             report["profile_a_page"] = profile.summarize(raw)
         report["kehu_memory_mb"] = {k: round(v, 1) for k, v in _memory_mb(server.pid).items()}
+        if peer_names:
+            answers = await _answers(port, headers, data)
     finally:
         _stop(server)
+    if "postgraphile" in peer_names:
+        report["peer"] = await _postgraphile(url, data, answers, seconds)
 
     if "h_sweep" in run or {"e_queue", "f_breached"} & set(run):
         report.update(await _complaint_sql(url, data, shapes(data, run_id + "x"), run))
@@ -529,7 +608,7 @@ async def main() -> int:
 
 def _print(report: dict) -> None:
     print(f"\nkehu bench: {report['customers']:,} customers (scale {report['scale']:g}), "
-          f"{report['seconds']:g} s per measurement, TEAM scope\n")
+          f"{report['seconds']:g} s per measurement, TEAM scope, {report.get('workers', 1)} worker(s)\n")
     print("| shape | clients | req/s | p50 ms | p99 ms | SQL/request | vs floor |")
     print("|---|---|---|---|---|---|---|")
     for side in ("kehu", "floor"):
@@ -539,6 +618,18 @@ def _print(report: dict) -> None:
             name = shape if side == "kehu" else f"floor {shape}"
             print(f"| {name} | {clients} | {row['rps']:,.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | "
                   f"{row['statements']:g} | {'' if ratio is None else f'{ratio:.2f}'} |")
+    for name, rows in (report.get("peer") or {}).items():
+        if name == "same_answers":
+            continue
+        print(f"\n{name} on the same database (answers checked equal to kehu's: {report['peer']['same_answers']})\n")
+        print("| shape | clients | req/s | p50 ms | p99 ms | kehu / peer |\n|---|---|---|---|---|---|")
+        for key, row in rows.items():
+            if key == "memory_mb":
+                continue
+            shape, clients = key.split("@")
+            ours = report["kehu"].get(key)
+            ratio = f"{ours['rps'] / row['rps']:.2f}" if ours and row["rps"] else ""
+            print(f"| {shape} | {clients} | {row['rps']:,.0f} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {ratio} |")
     memory = report.get("kehu_memory_mb", {})
     print(f"\nkehu worker memory: peak {memory.get('VmHWM', 0):.0f} MB, after the run {memory.get('VmRSS', 0):.0f} MB")
     if sweep := report.get("sweep"):
