@@ -151,7 +151,7 @@ async def _refer(scope: Scope, customer_id: int, current: int | None, referrer_i
             )
 
 
-_REFERRAL_KEY = SortKey("c.referred_at", "datetime", descending=True)
+REFERRAL_KEY = SortKey("c.referred_at", "datetime", descending=True)
 
 
 async def referrals_pages(
@@ -160,9 +160,9 @@ async def referrals_pages(
     """Direct referrals of each visible referrer, most recently referred first, as rows of ``columns``."""
     q = Query()
     source = f"{_referrals(scope, q, referrer_ids)} AND {scope.customers(q, 'c')}"
-    select = select_list("c", columns_of(columns, _REFERRAL_KEY.name))
+    select = select_list("c", columns_of(columns, REFERRAL_KEY.name))
     pages = await fetch_pages(
-        q, referrer_ids, select=select, source=source, parent="c.referrer_id", key=_REFERRAL_KEY, args=args, model=Customer
+        q, referrer_ids, select=select, source=source, parent="c.referrer_id", key=REFERRAL_KEY, args=args, model=Customer
     )
     for page in pages.values():
         page.rows = [scope.present(row) for row in page.rows]

@@ -64,7 +64,7 @@ class Interaction(Model):
 
 COLUMNS = ("id", "customer_id", "kind", "direction", "channel", "occurred_at", "summary", "outcome", "created_at")
 _SELECT = ", ".join(f"i.{column}" for column in COLUMNS)
-_KEY = SortKey("i.occurred_at", "datetime", descending=True)
+KEY = SortKey("i.occurred_at", "datetime", descending=True)
 
 
 def _occurred_at(value: datetime | None) -> datetime:
@@ -116,7 +116,7 @@ async def interactions_pages(
         select=_SELECT,
         source=_source(scope, q, customer_ids, kinds),
         parent="i.customer_id",
-        key=_KEY,
+        key=KEY,
         args=args,
         model=Interaction,
     )

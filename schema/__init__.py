@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from schema.access import AccessMutations, AccessQueries
 from schema.audit import AuditQueries
 from schema.churn import ChurnQueries
+from schema.compiler import CompiledReads
 from schema.complaints import ComplaintMutations, ComplaintQueries
 from schema.customers import CustomerMutations, CustomerQueries
 from schema.execution import BreadthFirstExecutionContext
@@ -64,6 +65,7 @@ def build_schema(
         partial(MaxTokensLimiter, max_token_count=max_tokens),
         partial(ParserCache, maxsize=256),
         partial(QueryLimits, max_cost=max_cost, max_depth=max_depth, max_aliases=max_aliases),
+        CompiledReads,
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

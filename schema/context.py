@@ -21,6 +21,8 @@ class Context:
     language: str = "zh_CN"
     """The language texts for people are told in (``Accept-Language``; Chinese by default)."""
     """Where this server is reached, ending in /: links it hands out (a survey's) start with it."""
+    compiled: bool = False
+    """Whether a query over customers may be answered by one compiled statement (schema/compiler.py)."""
     customer_columns: dict[tuple, tuple[str, ...]] = field(init=False, default_factory=dict)
     """The customer columns each field of the query reads (``schema.customers.columns``)."""
 

@@ -226,7 +226,8 @@ class GraphQLEndpoint:
         self, operation: Operation, allowed: set[OperationType], request_id: str, media: str, scope: Scope, base_url: str,
         language: str,
     ) -> tuple[int, dict[str, Any]]:
-        context = Context(scope=scope, request_id=request_id, base_url=base_url, language=language)
+        context = Context(scope=scope, request_id=request_id, base_url=base_url, language=language,
+                          compiled=self.settings.compiled_reads)
         try:
             result = await self.schema.execute(
                 operation.query,

@@ -84,6 +84,8 @@ class Settings:
     sweep_seconds: int = 60
     public_url: str | None = None
     """``KEHU_PUBLIC_URL``: where customers reach this server (survey links); the request's own URL when unset."""
+    compiled_reads: bool = True
+    """``KEHU_COMPILED_READS``: answer the queries schema/compiler.py knows with one statement (PostgreSQL)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -125,4 +127,5 @@ class Settings:
             secret_key=_secret(env),
             sweep_seconds=_int(env, "KEHU_SWEEP_SECONDS", 60, 0, 3600),
             public_url=_public_url(env),
+            compiled_reads=_bool(env, "KEHU_COMPILED_READS", True),
         )

@@ -16,6 +16,8 @@ from models.tokens import create_api_token
 from schema import build_schema
 from schema.customers import _BY_ID, _FIELD_COLUMNS
 from server.app import create_app
+from server.settings import Settings
+from tests.conftest import TEST_SECRET
 
 # Each Customer field with a small selection below it.
 FIELDS = {
@@ -50,6 +52,12 @@ PLACES = {
     ),
 }
 CREATE = """mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } errors { code } } }"""
+
+
+@pytest.fixture
+def settings(database: str) -> Settings:
+    """The executor's projection is what these tests read: the compiled path (test_compiler.py) is off."""
+    return Settings.from_env({"KEHU_DATABASE_URL": database, "KEHU_SECRET_KEY": TEST_SECRET, "KEHU_COMPILED_READS": "false"})
 
 
 def test_every_customer_field_says_which_columns_it_reads():
