@@ -18,6 +18,7 @@ custom fields, ``referrer`` and ``referredAt``; its ``referrals`` and ``interact
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,8 +217,9 @@ class _Compiler:
     def referrer(self, node: FieldNode, parent: GraphQLObjectType, table: str) -> str:
         type_ = get_named_type(parent.fields["referrer"].type)
         inner = self.table()
+        value = self.customer(node, type_, inner)
         return (
-            f"(SELECT {self.customer(node, type_, inner)} FROM (SELECT c.* FROM customer c WHERE c.id = {table}.referrer_id"
+            f"(SELECT {value} FROM (SELECT {_columns(value, inner, 'c')} FROM customer c WHERE c.id = {table}.referrer_id"
             f" AND {self.scope.customers(self.q, 'c')}) {inner})"
         )
 
@@ -275,8 +277,8 @@ class _Compiler:
         type_ = get_named_type(parent.fields[node.name.value].type)
         keyset = args.keyset_condition(key, self.q, alias)
 
-        def rows(limit: int) -> str:
-            return (f"SELECT {alias}.* FROM {source}{f' AND {keyset}' if keyset else ''}"
+        def rows(limit: int, columns: str) -> str:
+            return (f"SELECT {columns} FROM {source}{f' AND {keyset}' if keyset else ''}"
                     f" ORDER BY {args.order_by(key, alias)} LIMIT {limit}")
 
         pairs = []
@@ -289,15 +291,15 @@ class _Compiler:
             elif name == "totalCount":
                 value = f"(SELECT count(*) FROM {count_source})"
             elif name == "edges":
-                value = self.edges(child, type_, rows(args.size), key, args, item)
+                value = self.edges(child, type_, rows, alias, key, args, item)
             elif name == "pageInfo":
-                value = self.page_info(child, type_, rows, key, args)
+                value = self.page_info(child, type_, rows, alias, key, args)
             else:
                 raise _Unknown(f"Connection.{name}")
             pairs.append((response_key, value))
         return self.json_object(pairs)
 
-    def edges(self, node: FieldNode, connection: GraphQLObjectType, rows: str, key: SortKey, args: PageArgs, item) -> str:
+    def edges(self, node: FieldNode, connection: GraphQLObjectType, rows, alias: str, key: SortKey, args: PageArgs, item) -> str:
         type_ = get_named_type(connection.fields["edges"].type)
         page = self.table()
         pairs = []
@@ -315,9 +317,11 @@ class _Compiler:
                 raise _Unknown(f"Edge.{name}")
             pairs.append((response_key, value))
         order = _order_of(key, args, page)
-        return f"COALESCE((SELECT json_agg({self.json_object(pairs)} ORDER BY {order}) FROM ({rows}) {page}), '[]'::json)"
+        value = self.json_object(pairs)
+        columns = _columns(value, page, alias, key.name)
+        return f"COALESCE((SELECT json_agg({value} ORDER BY {order}) FROM ({rows(args.size, columns)}) {page}), '[]'::json)"
 
-    def page_info(self, node: FieldNode, connection: GraphQLObjectType, rows: Callable[[int], str], key: SortKey, args: PageArgs) -> str:
+    def page_info(self, node: FieldNode, connection: GraphQLObjectType, rows, alias: str, key: SortKey, args: PageArgs) -> str:
         type_ = get_named_type(connection.fields["pageInfo"].type)
         edge = self.table()
         pairs = []
@@ -328,12 +332,13 @@ class _Compiler:
             if name == "__typename":
                 value = f"'{type_.name}'"
             elif name == "hasNextPage":
-                value = f"(SELECT count(*) > {args.size} FROM ({rows(args.size + 1)}) {edge})"
+                value = f"(SELECT count(*) > {args.size} FROM ({rows(args.size + 1, f'{alias}.id')}) {edge})"
             elif name == "hasPreviousPage":
                 value = "TRUE" if args.after is not None else "FALSE"
             elif name in ("startCursor", "endCursor"):
                 order = _order_of(key, args, edge, reverse=name == "endCursor")
-                value = f"(SELECT {_cursor(key, edge)} FROM ({rows(args.size)}) {edge} ORDER BY {order} LIMIT 1)"
+                columns = _columns("", edge, alias, key.name)
+                value = f"(SELECT {_cursor(key, edge)} FROM ({rows(args.size, columns)}) {edge} ORDER BY {order} LIMIT 1)"
             else:
                 raise _Unknown(f"PageInfo.{name}")
             pairs.append((response_key, value))
@@ -348,13 +353,21 @@ class _Compiler:
             raise _Unknown("a bad id: the executor words the error") from None
         type_ = get_named_type(parent.fields["customer"].type)
         table = self.table()
+        value = self.customer(node, type_, table)
         return (
-            f"(SELECT {self.customer(node, type_, table)} FROM (SELECT c.* FROM customer c WHERE c.id = {self.q.param(pk)}"
+            f"(SELECT {value} FROM (SELECT {_columns(value, table, 'c')} FROM customer c WHERE c.id = {self.q.param(pk)}"
             f" AND {self.scope.customers(self.q, 'c')}) {table})"
         )
 
 
 _SNAKE = {"createdAt": "created_at", "updatedAt": "updated_at", "occurredAt": "occurred_at", "referredAt": "referred_at"}
+def _columns(value: str, table: str, alias: str, *also: str) -> str:
+    """The columns of ``alias`` a derived ``table`` must carry for ``value``, the SQL built on it
+    (always the id): a page of a customer's many columns reads only those its answer names."""
+    names = {"id", *also, *re.findall(rf"\b{table}\.([a-z_]+)\b", value)}
+    return ", ".join(f"{alias}.{name}" for name in sorted(names))
+
+
 def _order_of(key: SortKey, args: PageArgs, table: str, reverse: bool = False) -> str:
     """``PageArgs.order_by`` for the rows of a derived ``table`` (or its reverse: the page's last row first)."""
     descending = (key.descending == args.forward) != reverse
