@@ -10,7 +10,7 @@ does not know (a field, an argument, a directive, a fragment on another type, a 
 executor would word, SQLite) makes it answer None, and the query goes through the executor
 unchanged. tests/test_compiler.py holds the two to the same answers.
 
-Known now: ``customers(first, after, orderBy)`` and ``customer(id)``; a customer's id, scalars, tags,
+Known now: ``customers(first, after, orderBy)``, ``customer(id)``, and ``node``/``nodes`` of customers; a customer's id, scalars, tags,
 custom fields, ``referrer`` and ``referredAt``; its ``referrals`` and ``interactions`` pages (``first``, ``after``) with
 ``totalCount``, ``pageInfo`` and cursors.
 """
@@ -47,7 +47,7 @@ from models.db import connection, dialect
 from models.errors import DomainError
 from models.graph import REFERRAL_KEY
 from models.interactions import KEY as INTERACTION_KEY
-from models.pagination import PageArgs, SortKey
+from models.pagination import MAX_PAGE_SIZE, PageArgs, SortKey
 from models.personal import mask_email_sql, mask_phone_sql
 from models.scope import Scope
 from models.sql import Query
@@ -113,8 +113,9 @@ class _Compiler:
 
     # Selections
 
-    def fields(self, selection_set: SelectionSetNode | None, type_: GraphQLObjectType) -> list[FieldNode]:
-        """The fields selected on ``type_``, fragments spread; each response key once."""
+    def fields(self, selection_set: SelectionSetNode | None, type_: GraphQLObjectType, abstract: bool = False) -> list[FieldNode]:
+        """The fields selected on ``type_``, fragments spread; each response key once. ``abstract``:
+        the selection is of an interface (``Node``) whose object is of ``type_``."""
         if selection_set is None:
             raise _Unknown("no selection")
         found: list[FieldNode] = []
@@ -135,9 +136,11 @@ class _Compiler:
                 condition, inner = selection.type_condition, selection.selection_set
             else:
                 raise _Unknown("a selection")
-            if condition is not None and condition.name.value != type_.name:
-                raise _Unknown("a fragment on another type")
-            found.extend(self.fields(inner, type_))
+            if condition is not None and condition.name.value not in {type_.name, *(i.name for i in type_.interfaces)}:
+                if not abstract:
+                    raise _Unknown("a fragment on another type")
+                continue  # under node(id:), a fragment on another type does not apply to a customer
+            found.extend(self.fields(inner, type_, abstract))
         keys = [(node.alias or node.name).value for node in found]
         if len(keys) != len(set(keys)):
             raise _Unknown("a response key selected twice")
@@ -170,11 +173,11 @@ class _Compiler:
 
     # Customers
 
-    def customer(self, node: FieldNode, type_: GraphQLObjectType, table: str) -> str:
-        """The JSON of the customer in ``table`` (a row of every customer column) for ``node``'s selection."""
+    def customer(self, node: FieldNode, type_: GraphQLObjectType, table: str, abstract: bool = False) -> str:
+        """The JSON of the customer in ``table`` (a row of its columns) for ``node``'s selection."""
         pairs = []
         personal = self.scope.can("customer.pii")
-        for child in self.fields(node.selection_set, type_):
+        for child in self.fields(node.selection_set, type_, abstract):
             key, name = (child.alias or child.name).value, child.name.value
             column = f"{table}.{_SNAKE.get(name, name)}"
             if name == "__typename":
@@ -345,15 +348,28 @@ class _Compiler:
         return self.json_object(pairs)
 
     def customer_by_id(self, node: FieldNode) -> str:
-        parent = self.schema.query_type
-        arguments = self.arguments(node, parent)
+        arguments = self.arguments(node, self.schema.query_type)
+        return self.one_customer(node, arguments.get("id"), abstract=False)
+
+    def node_by_id(self, node: FieldNode) -> str:
+        arguments = self.arguments(node, self.schema.query_type)
+        return self.one_customer(node, arguments.get("id"), abstract=True)
+
+    def nodes_by_ids(self, node: FieldNode) -> str:
+        ids = self.arguments(node, self.schema.query_type).get("ids") or []
+        if not ids or len(ids) > MAX_PAGE_SIZE:
+            raise _Unknown("no ids, or too many: the executor answers")
+        return "json_build_array(" + ", ".join(self.one_customer(node, global_id, abstract=True) for global_id in ids) + ")"
+
+    def one_customer(self, node: FieldNode, global_id: Any, abstract: bool) -> str:
+        """The customer a global ID names, or null where it is not visible."""
         try:
-            pk = from_global_id(arguments.get("id"), "id", "Customer")[1]
+            pk = from_global_id(global_id, "id", "Customer")[1]
         except DomainError:
-            raise _Unknown("a bad id: the executor words the error") from None
-        type_ = get_named_type(parent.fields["customer"].type)
+            raise _Unknown("another type, or a bad id: the executor answers") from None
+        type_ = self.schema.get_type("Customer")
         table = self.table()
-        value = self.customer(node, type_, table)
+        value = self.customer(node, type_, table, abstract)
         return (
             f"(SELECT {value} FROM (SELECT {_columns(value, table, 'c')} FROM customer c WHERE c.id = {self.q.param(pk)}"
             f" AND {self.scope.customers(self.q, 'c')}) {table})"
@@ -388,7 +404,10 @@ def _order(order_by: Any) -> SortKey:
     return CustomerOrder[_name(given["field"])].key(None if direction is None else direction == "DESC")
 
 
-_ROOTS = {"customers": _Compiler.customers_list, "customer": _Compiler.customer_by_id}
+_ROOTS = {
+    "customers": _Compiler.customers_list, "customer": _Compiler.customer_by_id, "node": _Compiler.node_by_id,
+    "nodes": _Compiler.nodes_by_ids,
+}
 
 
 def compile_query(

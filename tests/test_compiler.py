@@ -47,6 +47,11 @@ DOCUMENTS = [
     ("query($id: ID!) { customer(id: $id) { ... on Customer { name } ... { phone } } }", True),
     ("query($id: ID!, $n: Int) { customer(id: $id) { interactions(first: $n) { edges { node { summary } } } } }", True),
     ("query Named { __typename customers(first: 1) { __typename edges { __typename node { __typename } } } }", True),
+    ("""query($id: ID!) { node(id: $id) { id __typename ... on Customer { name referrer { name } } ... on Order { amount }
+        ...Mail } } fragment Mail on Customer { email }""", True),
+    ("query($id: ID!, $h: ID!) { nodes(ids: [$id, $h, $id]) { id ... on Node { __typename } ... on Customer { phone } } }", True),
+    ("query($h: ID!) { customer(id: $h) { name } hidden: node(id: $h) { id } }", True),
+    ('{ node(id: "T3JkZXI6MQ==") { id } }', False),
     # The executor's: other fields, arguments, directives, fragments on other types.
     ("{ customers(first: 2) { edges { node { lifetimeValue { amount } } } } }", False),
     ("{ customers(first: 2, filter: {search: \"张\"}) { totalCount } }", False),
@@ -101,7 +106,7 @@ def _client(database: str, compiled: bool) -> httpx.AsyncClient:
 
 async def test_the_compiled_answers_are_the_executors(world, database):
     people, viewers = world
-    variables = {"id": to_global_id("Customer", people["王芳"]), "n": 2}
+    variables = {"id": to_global_id("Customer", people["王芳"]), "h": to_global_id("Customer", people["赵敏"]), "n": 2}
     compiled, executed = _client(database, True), _client(database, False)
     try:
         for (document, _), (who, headers) in product(DOCUMENTS, viewers.items()):
@@ -142,7 +147,7 @@ async def test_the_compiler_takes_what_it_knows_and_nothing_else(world):
     from models.access import User, viewer_of
 
     scope = await Scope.for_viewer(await viewer_of(await User.get(email="all0@example.com")))
-    variables = {"id": to_global_id("Customer", people["王芳"]), "n": 2}
+    variables = {"id": to_global_id("Customer", people["王芳"]), "h": to_global_id("Customer", people["赵敏"]), "n": 2}
     for document, known in DOCUMENTS:
         assert (compile_query(schema, parse(document), None, variables, scope) is not None) is known, document
     # A refusal is the executor's to word: no compiled statement without customer.read, or signed out.
