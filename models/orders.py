@@ -76,7 +76,7 @@ COLUMNS = (
     "channel", "created_at",
 )
 _SELECT = ", ".join(f"o.{column}" for column in COLUMNS)
-_KEY = SortKey("o.placed_at", "datetime", descending=True)
+KEY = SortKey("o.placed_at", "datetime", descending=True)
 
 
 def _clean_times(data: dict[str, Any], status: OrderStatus) -> dict[str, datetime | None]:
@@ -140,7 +140,7 @@ async def orders_pages(scope: Scope, customer_ids: list[int], args: PageArgs) ->
         select=_SELECT,
         source=_source(scope, q, customer_ids),
         parent="o.customer_id",
-        key=_KEY,
+        key=KEY,
         args=args,
         model=Order,
     )

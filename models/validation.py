@@ -188,6 +188,15 @@ def in_minor_units(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-_CURRENCIES.get(currency, 2)))
 
 
+def in_minor_units_sql(amount: str, currency: str) -> str:
+    """``in_minor_units`` in PostgreSQL, as text (what the Decimal scalar answers). Stored amounts
+    never carry more places than their currency has (``clean_positive_amount``): ``round`` only
+    sets the scale, so its rounding rule never comes into it."""
+    odd = sorted((places, code) for code, places in _CURRENCIES.items() if places != 2)
+    cases = " ".join(f"WHEN '{code}' THEN {places}" for places, code in odd)
+    return f"round({amount}, CASE {currency} {cases} ELSE 2 END)::text"
+
+
 def clean_currency(value: str, field: str = "currency") -> str:
     code = (value or "").strip().upper()
     if code not in _CURRENCIES:

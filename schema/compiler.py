@@ -11,7 +11,7 @@ executor would word, SQLite) makes it answer None, and the query goes through th
 unchanged. tests/test_compiler.py holds the two to the same answers.
 
 Known now: ``customers(first, after, orderBy)``, ``customer(id)``, and ``node``/``nodes`` of customers; a customer's id, scalars, tags,
-custom fields, ``referrer`` and ``referredAt``; its ``referrals`` and ``interactions`` pages (``first``, ``after``) with
+custom fields, ``referrer`` and ``referredAt``; its ``referrals``, ``interactions`` and ``orders`` pages (``first``, ``after``) with
 ``totalCount``, ``pageInfo`` and cursors.
 """
 
@@ -47,10 +47,12 @@ from models.db import connection, dialect
 from models.errors import DomainError
 from models.graph import REFERRAL_KEY
 from models.interactions import KEY as INTERACTION_KEY
+from models.orders import KEY as ORDER_KEY
 from models.pagination import MAX_PAGE_SIZE, PageArgs, SortKey
 from models.personal import mask_email_sql, mask_phone_sql
 from models.scope import Scope
 from models.sql import Query
+from models.validation import in_minor_units_sql
 from schema.ids import from_global_id
 
 __all__ = ["Compiled", "CompiledReads", "compile_query"]
@@ -210,9 +212,11 @@ class _Compiler:
                 value = self.referrals(child, type_, table)
             elif name == "interactions":
                 value = self.interactions(child, type_, table)
+            elif name == "orders":
+                value = self.orders(child, type_, table)
             else:
                 raise _Unknown(f"Customer.{name}")
-            if child.arguments and name not in ("referrals", "interactions"):
+            if child.arguments and name not in ("referrals", "interactions", "orders"):
                 raise _Unknown("an argument")
             pairs.append((key, value))
         return self.json_object(pairs)
@@ -249,6 +253,35 @@ class _Compiler:
         args = self.page_args(arguments, {"kinds"})
         source = f"interaction i WHERE i.customer_id = {table}.id"  # the parent is visible: its row came through the scope
         return self.connection(node, parent, source, "i", INTERACTION_KEY, args, self.interaction, count_source=source)
+
+    def orders(self, node: FieldNode, parent: GraphQLObjectType, table: str) -> str:
+        args = self.page_args(self.arguments(node, parent), set())
+        source = f"orders o WHERE o.customer_id = {table}.id"  # the parent is visible: its row came through the scope
+        return self.connection(node, parent, source, "o", ORDER_KEY, args, self.order, count_source=source)
+
+    def order(self, node: FieldNode, type_: GraphQLObjectType, table: str) -> str:
+        pairs = []
+        for child in self.fields(node.selection_set, type_):
+            key, name = (child.alias or child.name).value, child.name.value
+            column = f"{table}.{_SNAKE.get(name, name)}"
+            if child.arguments:
+                raise _Unknown("an argument")
+            if name == "__typename":
+                value = f"'{type_.name}'"
+            elif name == "id":
+                value = _global_id("Order", table)
+            elif name in ("currency", "channel"):
+                value = column
+            elif name == "amount":
+                value = in_minor_units_sql(f"{table}.amount", f"{table}.currency")
+            elif name == "status":
+                value = f"upper({column})"
+            elif name in ("placedAt", "paymentDueAt", "paidAt", "createdAt"):
+                value = _iso(column, zulu=True)
+            else:
+                raise _Unknown(f"Order.{name}")
+            pairs.append((key, value))
+        return self.json_object(pairs)
 
     def interaction(self, node: FieldNode, type_: GraphQLObjectType, table: str) -> str:
         pairs = []
@@ -376,7 +409,10 @@ class _Compiler:
         )
 
 
-_SNAKE = {"createdAt": "created_at", "updatedAt": "updated_at", "occurredAt": "occurred_at", "referredAt": "referred_at"}
+_SNAKE = {
+    "createdAt": "created_at", "updatedAt": "updated_at", "occurredAt": "occurred_at", "referredAt": "referred_at",
+    "placedAt": "placed_at", "paymentDueAt": "payment_due_at", "paidAt": "paid_at",
+}
 def _columns(value: str, table: str, alias: str, *also: str) -> str:
     """The columns of ``alias`` a derived ``table`` must carry for ``value``, the SQL built on it
     (always the id): a page of a customer's many columns reads only those its answer names."""

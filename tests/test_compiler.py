@@ -5,6 +5,7 @@ argument, alias and fragment it knows; what it does not know goes to the executo
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from itertools import product
 
 import httpx
@@ -14,6 +15,7 @@ from graphql import parse
 from models import db
 from models.customers import Customer, create_customer
 from models.interactions import Interaction
+from models.orders import Order
 from models.scope import Scope
 from models.staff import create_team
 from schema import build_schema
@@ -26,6 +28,7 @@ from tests.conftest import TEST_SECRET, bearer_for_user, staff_member
 SYSTEM = Scope.of_system()
 CUSTOMER = "id name phone email birthday gender company source notes createdAt updatedAt __typename tags customFields referredAt"
 INTERACTION = "id kind direction channel occurredAt summary outcome createdAt __typename"
+ORDER = "id amount currency status placedAt paymentDueAt paidAt channel createdAt __typename"
 PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor __typename }"
 # Each document, and whether the compiler takes it.
 DOCUMENTS = [
@@ -41,6 +44,7 @@ DOCUMENTS = [
         interactions(first: 5) { edges { node { kind summary occurredAt } } } } } } }""", True),
     (f"""{{ customers {{ edges {{ node {{ referrals(first: 2) {{ totalCount edges {{ cursor node {{ {CUSTOMER} }} }} {PAGE_INFO} }}
         interactions(first: 2) {{ totalCount edges {{ cursor node {{ {INTERACTION} }} }} {PAGE_INFO} __typename }} }} }} }} }}""", True),
+    (f"""{{ customers {{ edges {{ node {{ name orders(first: 3) {{ totalCount edges {{ cursor node {{ {ORDER} }} }} {PAGE_INFO} }} }} }} }} }}""", True),
     ("""{ customers { edges { node { referrals { edges { node { name referrals(first: 1) { totalCount edges { node {
         name referrals { edges { node { name } } } } } } } } } } } } }""", True),
     ("query($id: ID!) { customer(id: $id) { ...Card referrer { ...Card } } } fragment Card on Customer { id name email }", True),
@@ -54,6 +58,7 @@ DOCUMENTS = [
     ('{ node(id: "T3JkZXI6MQ==") { id } }', False),
     # The executor's: other fields, arguments, directives, fragments on other types.
     ("{ customers(first: 2) { edges { node { lifetimeValue { amount } } } } }", False),
+    ("{ customers(first: 2) { edges { node { orders { edges { node { customer { name } } } } } } } }", False),
     ("{ customers(first: 2, filter: {search: \"张\"}) { totalCount } }", False),
     ("{ customers(last: 2) { edges { node { name } } } }", False),
     ("{ customers(first: 2) { edges { node { name @include(if: true) } } } }", False),
@@ -86,6 +91,11 @@ async def world(clean_db):
         created = start + timedelta(days=i, microseconds=123456 if i % 2 else 0)
         await Customer.filter(id=made["id"]).update(team_id=team, owner_id=seller if i in (1, 3) else None, created_at=created,
                                                     updated_at=created + timedelta(hours=i))
+        for k, (amount, currency, status) in enumerate([("88.50", "CNY", "paid"), ("5000", "JPY", "pending"),
+                                                        ("1.234", "BHD", "refunded"), ("19.90", "USD", "cancelled")][: i % 5]):
+            await Order.create(customer_id=made["id"], amount=Decimal(amount), currency=currency, status=status, channel="app" if k else None,
+                               placed_at=start + timedelta(days=20 + k, microseconds=k), paid_at=start + timedelta(days=21) if status == "paid" else None,
+                               payment_due_at=start + timedelta(days=30) if k == 1 else None)
         for k in range(i % 4):
             await Interaction.create(customer_id=made["id"], kind=("call", "visit", "note")[k % 3], direction="outbound",
                                      channel="phone" if k else None, occurred_at=start + timedelta(days=10 + k, seconds=k),
