@@ -11,7 +11,7 @@ executor would word, SQLite) makes it answer None, and the query goes through th
 unchanged. tests/test_compiler.py holds the two to the same answers.
 
 Known now: ``customers(first, after, orderBy)``, ``customer(id)``, and ``node``/``nodes`` of customers; a customer's id, scalars, tags,
-custom fields, ``referrer`` and ``referredAt``; its ``referrals``, ``interactions`` and ``orders`` pages (``first``, ``after``) with
+custom fields, ``referrer``, ``referredAt``, ``orderCount`` and ``lastOrderAt``; its ``referrals``, ``interactions`` and ``orders`` pages (``first``, ``after``) with
 ``totalCount``, ``pageInfo`` and cursors.
 """
 
@@ -48,6 +48,7 @@ from models.errors import DomainError
 from models.graph import REFERRAL_KEY
 from models.interactions import KEY as INTERACTION_KEY
 from models.orders import KEY as ORDER_KEY
+from models.orders import paid
 from models.pagination import MAX_PAGE_SIZE, PageArgs, SortKey
 from models.personal import mask_email_sql, mask_phone_sql
 from models.scope import Scope
@@ -214,6 +215,10 @@ class _Compiler:
                 value = self.interactions(child, type_, table)
             elif name == "orders":
                 value = self.orders(child, type_, table)
+            elif name == "orderCount":  # as order_summaries counts: the paid ones
+                value = f"(SELECT count(*) FROM orders o WHERE o.customer_id = {table}.id AND {paid('o')})"
+            elif name == "lastOrderAt":
+                value = _iso(f"(SELECT max(o.placed_at) FROM orders o WHERE o.customer_id = {table}.id AND {paid('o')})", zulu=True)
             else:
                 raise _Unknown(f"Customer.{name}")
             if child.arguments and name not in ("referrals", "interactions", "orders"):

@@ -44,7 +44,7 @@ DOCUMENTS = [
         interactions(first: 5) { edges { node { kind summary occurredAt } } } } } } }""", True),
     (f"""{{ customers {{ edges {{ node {{ referrals(first: 2) {{ totalCount edges {{ cursor node {{ {CUSTOMER} }} }} {PAGE_INFO} }}
         interactions(first: 2) {{ totalCount edges {{ cursor node {{ {INTERACTION} }} }} {PAGE_INFO} __typename }} }} }} }} }}""", True),
-    (f"""{{ customers {{ edges {{ node {{ name orders(first: 3) {{ totalCount edges {{ cursor node {{ {ORDER} }} }} {PAGE_INFO} }} }} }} }} }}""", True),
+    (f"""{{ customers {{ edges {{ node {{ name orderCount lastOrderAt orders(first: 3) {{ totalCount edges {{ cursor node {{ {ORDER} }} }} {PAGE_INFO} }} }} }} }} }}""", True),
     ("""{ customers { edges { node { referrals { edges { node { name referrals(first: 1) { totalCount edges { node {
         name referrals { edges { node { name } } } } } } } } } } } } }""", True),
     ("query($id: ID!) { customer(id: $id) { ...Card referrer { ...Card } } } fragment Card on Customer { id name email }", True),
@@ -62,7 +62,7 @@ DOCUMENTS = [
     ("{ customers(first: 2, filter: {search: \"张\"}) { totalCount } }", False),
     ("{ customers(last: 2) { edges { node { name } } } }", False),
     ("{ customers(first: 2) { edges { node { name @include(if: true) } } } }", False),
-    ("{ customers(first: 2) { edges { node { orderCount } } } }", False),
+    ("{ customers(first: 2) { edges { node { links { totalCount } } } } }", False),
     ("{ me { id } }", False),
 ]
 
