@@ -346,7 +346,7 @@ def _link_row(link: CustomerLink) -> dict[str, Any]:
     }
 
 
-_LINK_KEY = SortKey("l.created_at", "datetime", descending=True)
+LINK_KEY = SortKey("l.created_at", "datetime", descending=True)
 _LINK_SELECT = "l.id, l.from_customer_id, l.to_customer_id, l.kind, l.note, l.created_at"
 
 
@@ -376,7 +376,7 @@ async def links_pages(
         select=_LINK_SELECT,
         source=_links_source(scope, q, customer_ids, kinds),
         parent="x.owner_id",
-        key=_LINK_KEY,
+        key=LINK_KEY,
         args=args,
         model=CustomerLink,
     )

@@ -11,7 +11,7 @@ executor would word, SQLite) makes it answer None, and the query goes through th
 unchanged. tests/test_compiler.py holds the two to the same answers.
 
 Known now: ``customers(first, after, orderBy)``, ``customer(id)``, and ``node``/``nodes`` of customers; a customer's id, scalars, tags,
-custom fields, ``referrer``, ``referredAt``, ``orderCount`` and ``lastOrderAt``; its ``referrals``, ``interactions`` and ``orders`` pages (``first``, ``after``) with
+custom fields, ``referrer``, ``referredAt``, ``orderCount``, ``lifetimeValue`` and ``lastOrderAt``; its ``referrals``, ``interactions``, ``orders`` and ``links`` pages (``first``, ``after``) with
 ``totalCount``, ``pageInfo`` and cursors.
 """
 
@@ -45,7 +45,7 @@ from strawberry.extensions import SchemaExtension
 from models.customers import CustomerOrder
 from models.db import connection, dialect
 from models.errors import DomainError
-from models.graph import REFERRAL_KEY
+from models.graph import LINK_KEY, REFERRAL_KEY
 from models.interactions import KEY as INTERACTION_KEY
 from models.orders import KEY as ORDER_KEY
 from models.orders import paid
@@ -215,25 +215,23 @@ class _Compiler:
                 value = self.interactions(child, type_, table)
             elif name == "orders":
                 value = self.orders(child, type_, table)
+            elif name == "links":
+                value = self.links(child, type_, table)
             elif name == "orderCount":  # as order_summaries counts: the paid ones
                 value = f"(SELECT count(*) FROM orders o WHERE o.customer_id = {table}.id AND {paid('o')})"
+            elif name == "lifetimeValue":
+                value = self.lifetime_value(child, type_, table)
             elif name == "lastOrderAt":
                 value = _iso(f"(SELECT max(o.placed_at) FROM orders o WHERE o.customer_id = {table}.id AND {paid('o')})", zulu=True)
             else:
                 raise _Unknown(f"Customer.{name}")
-            if child.arguments and name not in ("referrals", "interactions", "orders"):
+            if child.arguments and name not in ("referrals", "interactions", "orders", "links"):
                 raise _Unknown("an argument")
             pairs.append((key, value))
         return self.json_object(pairs)
 
     def referrer(self, node: FieldNode, parent: GraphQLObjectType, table: str) -> str:
-        type_ = get_named_type(parent.fields["referrer"].type)
-        inner = self.table()
-        value = self.customer(node, type_, inner)
-        return (
-            f"(SELECT {value} FROM (SELECT {_columns(value, inner, 'c')} FROM customer c WHERE c.id = {table}.referrer_id"
-            f" AND {self.scope.customers(self.q, 'c')}) {inner})"
-        )
+        return self.visible_customer(node, get_named_type(parent.fields["referrer"].type), f"{table}.referrer_id")
 
     def customers_list(self, node: FieldNode) -> str:
         parent = self.schema.query_type
@@ -263,6 +261,79 @@ class _Compiler:
         args = self.page_args(self.arguments(node, parent), set())
         source = f"orders o WHERE o.customer_id = {table}.id"  # the parent is visible: its row came through the scope
         return self.connection(node, parent, source, "o", ORDER_KEY, args, self.order, count_source=source)
+
+    def lifetime_value(self, node: FieldNode, parent: GraphQLObjectType, table: str) -> str:
+        """As order_summaries sums it: paid orders per currency, the largest first (then by currency, Z to A)."""
+        type_ = get_named_type(parent.fields["lifetimeValue"].type)
+        pairs = []
+        for child in self.fields(node.selection_set, type_):
+            key, name = (child.alias or child.name).value, child.name.value
+            if child.arguments:
+                raise _Unknown("an argument")
+            if name == "__typename":
+                value = f"'{type_.name}'"
+            elif name == "amount":
+                value = in_minor_units_sql("s.total", "s.currency")
+            elif name == "currency":
+                value = "s.currency"
+            else:
+                raise _Unknown(f"Money.{name}")
+            pairs.append((key, value))
+        return (
+            f"COALESCE((SELECT json_agg({self.json_object(pairs)} ORDER BY s.total DESC, s.currency DESC) FROM"
+            f" (SELECT o.currency, sum(o.amount) AS total FROM orders o WHERE o.customer_id = {table}.id AND {paid('o')}"
+            " GROUP BY o.currency) s), '[]'::json)"
+        )
+
+    def links(self, node: FieldNode, parent: GraphQLObjectType, table: str) -> str:
+        arguments = self.arguments(node, parent)
+        args = self.page_args(arguments, {"kinds"})
+        kinds = sorted({getattr(kind, "value", kind) for kind in arguments.get("kinds") or ()})
+        kind_filter = f" AND k.kind IN {self.q.in_list(kinds)}" if kinds else ""
+        # As links_pages reads them: each tie once from this end, its other end visible.
+        source = (
+            "(SELECT k.*, x.other_id, x.direction FROM (SELECT id AS link_id, to_customer_id AS other_id, 'OUTGOING' AS direction"
+            f" FROM customer_link WHERE from_customer_id = {table}.id UNION ALL SELECT id, from_customer_id, 'INCOMING'"
+            f" FROM customer_link WHERE to_customer_id = {table}.id) x JOIN customer_link k ON k.id = x.link_id"
+            f" JOIN customer c ON c.id = x.other_id WHERE {self.scope.customers(self.q, 'c')}{kind_filter}) l WHERE TRUE"
+        )
+        return self.connection(node, parent, source, "l", LINK_KEY, args, self.link, count_source=source)
+
+    def link(self, node: FieldNode, type_: GraphQLObjectType, table: str) -> str:
+        pairs = []
+        customer_type = self.schema.get_type("Customer")
+        for child in self.fields(node.selection_set, type_):
+            key, name = (child.alias or child.name).value, child.name.value
+            if child.arguments:
+                raise _Unknown("an argument")
+            if name == "__typename":
+                value = f"'{type_.name}'"
+            elif name == "id":
+                value = _global_id("CustomerLink", table)
+            elif name == "note":
+                value = f"{table}.note"
+            elif name == "kind":
+                value = f"upper({table}.kind)"
+            elif name == "direction":
+                value = f"{table}.direction"
+            elif name == "createdAt":
+                value = _iso(f"{table}.created_at", zulu=True)
+            elif name in ("customer", "from", "to"):
+                column = {"customer": "other_id", "from": "from_customer_id", "to": "to_customer_id"}[name]
+                value = self.visible_customer(child, customer_type, f"{table}.{column}")
+            else:
+                raise _Unknown(f"CustomerLink.{name}")
+            pairs.append((key, value))
+        return self.json_object(pairs)
+
+    def visible_customer(self, node: FieldNode, type_: GraphQLObjectType, id_column: str, abstract: bool = False) -> str:
+        """The customer whose id is ``id_column``, where the caller sees it; null elsewhere."""
+        inner = self.table()
+        value = self.customer(node, type_, inner, abstract)
+        return (
+            f"(SELECT {value} FROM (SELECT {_columns(value, inner, 'c')} FROM customer c WHERE c.id = {id_column}"
+            f" AND {self.scope.customers(self.q, 'c')}) {inner})"
+        )
 
     def order(self, node: FieldNode, type_: GraphQLObjectType, table: str) -> str:
         pairs = []
@@ -405,13 +476,7 @@ class _Compiler:
             pk = from_global_id(global_id, "id", "Customer")[1]
         except DomainError:
             raise _Unknown("another type, or a bad id: the executor answers") from None
-        type_ = self.schema.get_type("Customer")
-        table = self.table()
-        value = self.customer(node, type_, table, abstract)
-        return (
-            f"(SELECT {value} FROM (SELECT {_columns(value, table, 'c')} FROM customer c WHERE c.id = {self.q.param(pk)}"
-            f" AND {self.scope.customers(self.q, 'c')}) {table})"
-        )
+        return self.visible_customer(node, self.schema.get_type("Customer"), self.q.param(pk), abstract)
 
 
 _SNAKE = {

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from graphql import parse
 
-from models import db
+from models import db, graph
 from models.customers import Customer, create_customer
+from models.graph import LinkKind
 from models.interactions import Interaction
 from models.orders import Order
 from models.scope import Scope
@@ -44,7 +45,9 @@ DOCUMENTS = [
         interactions(first: 5) { edges { node { kind summary occurredAt } } } } } } }""", True),
     (f"""{{ customers {{ edges {{ node {{ referrals(first: 2) {{ totalCount edges {{ cursor node {{ {CUSTOMER} }} }} {PAGE_INFO} }}
         interactions(first: 2) {{ totalCount edges {{ cursor node {{ {INTERACTION} }} }} {PAGE_INFO} __typename }} }} }} }} }}""", True),
-    (f"""{{ customers {{ edges {{ node {{ name orderCount lastOrderAt orders(first: 3) {{ totalCount edges {{ cursor node {{ {ORDER} }} }} {PAGE_INFO} }} }} }} }} }}""", True),
+    (f"""{{ customers {{ edges {{ node {{ name orderCount lastOrderAt lifetimeValue {{ amount currency __typename }} orders(first: 3) {{ totalCount edges {{ cursor node {{ {ORDER} }} }} {PAGE_INFO} }} }} }} }} }}""", True),
+    (f"""{{ customers {{ edges {{ node {{ name links(first: 2) {{ totalCount edges {{ cursor node {{ id kind note createdAt direction
+        __typename customer {{ name phone }} from {{ name }} to {{ email }} }} }} {PAGE_INFO} }} family: links(kinds: [FAMILY]) {{ totalCount }} }} }} }} }}""", True),
     ("""{ customers { edges { node { referrals { edges { node { name referrals(first: 1) { totalCount edges { node {
         name referrals { edges { node { name } } } } } } } } } } } } }""", True),
     ("query($id: ID!) { customer(id: $id) { ...Card referrer { ...Card } } } fragment Card on Customer { id name email }", True),
@@ -57,12 +60,12 @@ DOCUMENTS = [
     ("query($h: ID!) { customer(id: $h) { name } hidden: node(id: $h) { id } }", True),
     ('{ node(id: "T3JkZXI6MQ==") { id } }', False),
     # The executor's: other fields, arguments, directives, fragments on other types.
-    ("{ customers(first: 2) { edges { node { lifetimeValue { amount } } } } }", False),
+    ("{ customers(first: 2) { edges { node { referralStats { directCount } } } } }", False),
     ("{ customers(first: 2) { edges { node { orders { edges { node { customer { name } } } } } } } }", False),
     ("{ customers(first: 2, filter: {search: \"张\"}) { totalCount } }", False),
     ("{ customers(last: 2) { edges { node { name } } } }", False),
     ("{ customers(first: 2) { edges { node { name @include(if: true) } } } }", False),
-    ("{ customers(first: 2) { edges { node { links { totalCount } } } } }", False),
+    ("{ customers(first: 2) { edges { node { complaints { totalCount } } } } }", False),
     ("{ me { id } }", False),
 ]
 
@@ -91,8 +94,8 @@ async def world(clean_db):
         created = start + timedelta(days=i, microseconds=123456 if i % 2 else 0)
         await Customer.filter(id=made["id"]).update(team_id=team, owner_id=seller if i in (1, 3) else None, created_at=created,
                                                     updated_at=created + timedelta(hours=i))
-        for k, (amount, currency, status) in enumerate([("88.50", "CNY", "paid"), ("5000", "JPY", "pending"),
-                                                        ("1.234", "BHD", "refunded"), ("19.90", "USD", "cancelled")][: i % 5]):
+        for k, (amount, currency, status) in enumerate([("88.50", "CNY", "paid"), ("5000", "JPY", "paid"),
+                                                        ("1.234", "BHD", "paid"), ("19.90", "USD", "cancelled"), ("11.50", "CNY", "paid")][: i % 6]):
             await Order.create(customer_id=made["id"], amount=Decimal(amount), currency=currency, status=status, channel="app" if k else None,
                                placed_at=start + timedelta(days=20 + k, microseconds=k), paid_at=start + timedelta(days=21) if status == "paid" else None,
                                payment_due_at=start + timedelta(days=30) if k == 1 else None)
@@ -100,6 +103,9 @@ async def world(clean_db):
             await Interaction.create(customer_id=made["id"], kind=("call", "visit", "note")[k % 3], direction="outbound",
                                      channel="phone" if k else None, occurred_at=start + timedelta(days=10 + k, seconds=k),
                                      summary=f"{name} {k}", outcome="好" if k == 1 else None)
+    for a, b, kind in (("张伟", "王芳", LinkKind.FRIEND), ("王芳", "李娜", LinkKind.FAMILY), ("赵敏", "王芳", LinkKind.COLLEAGUE),
+                       ("张伟", "杨磊", LinkKind.SUBSIDIARY), ("刘洋", "王芳", LinkKind.PARTNER)):
+        await graph.link_customers(SYSTEM, people[a], people[b], kind, f"{a}→{b}")
     viewers = {"own": await bearer_for_user(seller)}
     for scope, pii in product(("TEAM", "ALL"), (False, True)):
         permissions = ["customer.read", *(["customer.pii"] if pii else [])]
