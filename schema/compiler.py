@@ -10,7 +10,7 @@ does not know (a field, an argument, a directive, a fragment on another type, a 
 executor would word, SQLite) makes it answer None, and the query goes through the executor
 unchanged. tests/test_compiler.py holds the two to the same answers.
 
-Known now: ``customers(first, after, orderBy)``, ``customer(id)``, and ``node``/``nodes`` of customers; a customer's id, scalars, tags,
+Known now: ``customers(first, after, orderBy, filter)``, ``customer(id)``, and ``node``/``nodes`` of customers; a customer's id, scalars, tags,
 custom fields, ``referrer``, ``referredAt``, ``orderCount``, ``lifetimeValue`` and ``lastOrderAt``; its ``referrals``, ``interactions``, ``orders`` and ``links`` pages (``first``, ``after``) with
 ``totalCount``, ``pageInfo`` and cursors.
 """
@@ -233,14 +233,19 @@ class _Compiler:
     def referrer(self, node: FieldNode, parent: GraphQLObjectType, table: str) -> str:
         return self.visible_customer(node, get_named_type(parent.fields["referrer"].type), f"{table}.referrer_id")
 
-    def customers_list(self, node: FieldNode) -> str:
+    async def customers_list(self, node: FieldNode) -> str:
         parent = self.schema.query_type
         arguments = self.arguments(node, parent)
         args = self.page_args(arguments, {"orderBy", "filter"})
-        if arguments.get("filter") is not None:
-            raise _Unknown("a filter")
         order = _order(arguments.get("orderBy"))
-        source = f"customer c WHERE {self.scope.customers(self.q, 'c')}"
+        conditions = [self.scope.customers(self.q, "c")]
+        if (given := arguments.get("filter")) is not None:
+            from schema.customers import CustomerFilterInput
+
+            # graphql-core hands the input over by its GraphQL names: the input class takes Python's.
+            chosen = CustomerFilterInput(**{re.sub(r"([A-Z])", r"_\1", name).lower(): value for name, value in given.items()})
+            conditions.extend(await chosen.to_domain().where(self.q, self.scope))  # refused: the executor words it
+        source = f"customer c WHERE {' AND '.join(conditions)}"
         return self.connection(node, parent, source, "c", order, args, self.customer, count_source=source)
 
     def referrals(self, node: FieldNode, parent: GraphQLObjectType, table: str) -> str:
@@ -456,15 +461,15 @@ class _Compiler:
             pairs.append((response_key, value))
         return self.json_object(pairs)
 
-    def customer_by_id(self, node: FieldNode) -> str:
+    async def customer_by_id(self, node: FieldNode) -> str:
         arguments = self.arguments(node, self.schema.query_type)
         return self.one_customer(node, arguments.get("id"), abstract=False)
 
-    def node_by_id(self, node: FieldNode) -> str:
+    async def node_by_id(self, node: FieldNode) -> str:
         arguments = self.arguments(node, self.schema.query_type)
         return self.one_customer(node, arguments.get("id"), abstract=True)
 
-    def nodes_by_ids(self, node: FieldNode) -> str:
+    async def nodes_by_ids(self, node: FieldNode) -> str:
         ids = self.arguments(node, self.schema.query_type).get("ids") or []
         if not ids or len(ids) > MAX_PAGE_SIZE:
             raise _Unknown("no ids, or too many: the executor answers")
@@ -516,7 +521,7 @@ _ROOTS = {
 }
 
 
-def compile_query(
+async def compile_query(
     schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, scope: Scope,
 ) -> Compiled | None:
     """The one statement that answers ``document``'s query for ``scope``, or None where the
@@ -540,7 +545,7 @@ def compile_query(
             if name == "__typename":
                 pairs.append((key, f"'{schema.query_type.name}'"))
             elif name in _ROOTS:
-                pairs.append((key, _ROOTS[name](compiler, node)))
+                pairs.append((key, await _ROOTS[name](compiler, node)))
             else:
                 return None
     except (_Unknown, DomainError):
@@ -559,7 +564,7 @@ class CompiledReads(SchemaExtension):
         context = self.execution_context
         own = context.context
         if getattr(own, "compiled", False) and context.graphql_document is not None and dialect() == "postgres":
-            compiled = compile_query(
+            compiled = await compile_query(
                 context.schema._schema, context.graphql_document, context.operation_name, context.variables, own.scope,
             )
             if compiled is not None:
