@@ -54,6 +54,7 @@ from models.personal import mask_email_sql, mask_phone_sql
 from models.scope import Scope
 from models.sql import Query
 from models.validation import in_minor_units_sql
+from schema.customers import CustomerFilterInput
 from schema.ids import from_global_id
 
 __all__ = ["Compiled", "CompiledReads", "compile_query"]
@@ -174,64 +175,61 @@ class _Compiler:
     def json_object(self, pairs: list[tuple[str, str]]) -> str:
         return "json_build_object(" + ", ".join(f"'{key}', {value}" for key, value in pairs) + ")"
 
+    def select(
+        self, node: FieldNode, type_: GraphQLObjectType, readers: dict[str, Callable[[FieldNode], str]],
+        abstract: bool = False, taking: frozenset[str] = frozenset(),
+    ) -> str:
+        """The JSON object of ``node``'s selection on ``type_``, each field's SQL from its reader (a field
+        without one, or with arguments outside ``taking``, is not known)."""
+        pairs = []
+        for child in self.fields(node.selection_set, type_, abstract):
+            name = child.name.value
+            if child.arguments and name not in taking:
+                raise _Unknown("an argument")
+            if name == "__typename":
+                value = f"'{type_.name}'"
+            elif name in readers:
+                value = readers[name](child)
+            else:
+                raise _Unknown(f"{type_.name}.{name}")
+            pairs.append(((child.alias or child.name).value, value))
+        return self.json_object(pairs)
+
     # Customers
 
     def customer(self, node: FieldNode, type_: GraphQLObjectType, table: str, abstract: bool = False) -> str:
         """The JSON of the customer in ``table`` (a row of its columns) for ``node``'s selection."""
-        pairs = []
         personal = self.scope.can("customer.pii")
-        for child in self.fields(node.selection_set, type_, abstract):
-            key, name = (child.alias or child.name).value, child.name.value
-            column = f"{table}.{_SNAKE.get(name, name)}"
-            if name == "__typename":
-                value = f"'{type_.name}'"
-            elif name == "id":
-                value = _global_id("Customer", table)
-            elif name in ("name", "company", "notes"):
-                value = column
-            elif name == "phone":
-                value = column if personal else mask_phone_sql(column)
-            elif name == "email":
-                value = column if personal else mask_email_sql(column)
-            elif name == "birthday":
-                value = f"to_char({column}, 'YYYY-MM-DD')" if personal else "NULL"
-            elif name in ("gender", "source"):
-                value = f"upper({column})"
-            elif name in ("createdAt", "updatedAt"):
-                value = _iso(column, zulu=True)
-            elif name == "customFields":
-                value = f"{table}.custom_fields"
-            elif name == "tags":
-                value = f"COALESCE((SELECT json_agg(g.tag ORDER BY g.tag) FROM customer_tag g WHERE g.customer_id = {table}.id), '[]'::json)"
-            elif name == "referredAt":
-                # As the executor: only while the referrer is one the caller sees.
-                value = (f"CASE WHEN EXISTS (SELECT 1 FROM customer c WHERE c.id = {table}.referrer_id"
-                         f" AND {self.scope.customers(self.q, 'c')}) THEN {_iso(f'{table}.referred_at', zulu=True)} END")
-            elif name == "referrer":
-                value = self.referrer(child, type_, table)
-            elif name == "referrals":
-                value = self.referrals(child, type_, table)
-            elif name == "interactions":
-                value = self.interactions(child, type_, table)
-            elif name == "orders":
-                value = self.orders(child, type_, table)
-            elif name == "links":
-                value = self.links(child, type_, table)
-            elif name == "orderCount":  # as order_summaries counts: the paid ones
-                value = f"(SELECT count(*) FROM orders o WHERE o.customer_id = {table}.id AND {paid('o')})"
-            elif name == "lifetimeValue":
-                value = self.lifetime_value(child, type_, table)
-            elif name == "lastOrderAt":
-                value = _iso(f"(SELECT max(o.placed_at) FROM orders o WHERE o.customer_id = {table}.id AND {paid('o')})", zulu=True)
-            else:
-                raise _Unknown(f"Customer.{name}")
-            if child.arguments and name not in ("referrals", "interactions", "orders", "links"):
-                raise _Unknown("an argument")
-            pairs.append((key, value))
-        return self.json_object(pairs)
 
-    def referrer(self, node: FieldNode, parent: GraphQLObjectType, table: str) -> str:
-        return self.visible_customer(node, get_named_type(parent.fields["referrer"].type), f"{table}.referrer_id")
+        def column(name: str) -> Callable[[FieldNode], str]:
+            return lambda child: f"{table}.{name}"
+
+        paid_orders = f"FROM orders o WHERE o.customer_id = {table}.id AND {paid('o')}"  # as order_summaries reads them
+        readers: dict[str, Callable[[FieldNode], str]] = {
+            "id": lambda child: _global_id("Customer", table),
+            "name": column("name"), "company": column("company"), "notes": column("notes"),
+            "customFields": column("custom_fields"),
+            "phone": lambda child: f"{table}.phone" if personal else mask_phone_sql(f"{table}.phone"),
+            "email": lambda child: f"{table}.email" if personal else mask_email_sql(f"{table}.email"),
+            "birthday": lambda child: f"to_char({table}.birthday, 'YYYY-MM-DD')" if personal else "NULL",
+            "gender": lambda child: f"upper({table}.gender)", "source": lambda child: f"upper({table}.source)",
+            "createdAt": lambda child: _iso(f"{table}.created_at", zulu=True),
+            "updatedAt": lambda child: _iso(f"{table}.updated_at", zulu=True),
+            "tags": lambda child: (f"COALESCE((SELECT json_agg(g.tag ORDER BY g.tag) FROM customer_tag g"
+                                   f" WHERE g.customer_id = {table}.id), '[]'::json)"),
+            # As the executor: only while the referrer is one the caller sees.
+            "referredAt": lambda child: (f"CASE WHEN EXISTS (SELECT 1 FROM customer c WHERE c.id = {table}.referrer_id"
+                                         f" AND {self.scope.customers(self.q, 'c')}) THEN {_iso(f'{table}.referred_at', zulu=True)} END"),
+            "referrer": lambda child: self.visible_customer(child, type_, f"{table}.referrer_id"),
+            "referrals": lambda child: self.referrals(child, type_, table),
+            "interactions": lambda child: self.interactions(child, type_, table),
+            "orders": lambda child: self.orders(child, type_, table),
+            "links": lambda child: self.links(child, type_, table),
+            "orderCount": lambda child: f"(SELECT count(*) {paid_orders})",
+            "lifetimeValue": lambda child: self.lifetime_value(child, type_, table),
+            "lastOrderAt": lambda child: _iso(f"(SELECT max(o.placed_at) {paid_orders})", zulu=True),
+        }
+        return self.select(node, type_, readers, abstract, taking=frozenset({"referrals", "interactions", "orders", "links"}))
 
     async def customers_list(self, node: FieldNode) -> str:
         parent = self.schema.query_type
@@ -240,8 +238,6 @@ class _Compiler:
         order = _order(arguments.get("orderBy"))
         conditions = [self.scope.customers(self.q, "c")]
         if (given := arguments.get("filter")) is not None:
-            from schema.customers import CustomerFilterInput
-
             # graphql-core hands the input over by its GraphQL names: the input class takes Python's.
             chosen = CustomerFilterInput(**{re.sub(r"([A-Z])", r"_\1", name).lower(): value for name, value in given.items()})
             conditions.extend(await chosen.to_domain().where(self.q, self.scope))  # refused: the executor words it
@@ -260,32 +256,18 @@ class _Compiler:
             raise _Unknown("kinds")
         args = self.page_args(arguments, {"kinds"})
         source = f"interaction i WHERE i.customer_id = {table}.id"  # the parent is visible: its row came through the scope
-        return self.connection(node, parent, source, "i", INTERACTION_KEY, args, self.interaction, count_source=source)
+        return self.connection(node, parent, source, "i", INTERACTION_KEY, args, self.leaf(_INTERACTION), count_source=source)
 
     def orders(self, node: FieldNode, parent: GraphQLObjectType, table: str) -> str:
         args = self.page_args(self.arguments(node, parent), set())
         source = f"orders o WHERE o.customer_id = {table}.id"  # the parent is visible: its row came through the scope
-        return self.connection(node, parent, source, "o", ORDER_KEY, args, self.order, count_source=source)
+        return self.connection(node, parent, source, "o", ORDER_KEY, args, self.leaf(_ORDER), count_source=source)
 
     def lifetime_value(self, node: FieldNode, parent: GraphQLObjectType, table: str) -> str:
         """As order_summaries sums it: paid orders per currency, the largest first (then by currency, Z to A)."""
-        type_ = get_named_type(parent.fields["lifetimeValue"].type)
-        pairs = []
-        for child in self.fields(node.selection_set, type_):
-            key, name = (child.alias or child.name).value, child.name.value
-            if child.arguments:
-                raise _Unknown("an argument")
-            if name == "__typename":
-                value = f"'{type_.name}'"
-            elif name == "amount":
-                value = in_minor_units_sql("s.total", "s.currency")
-            elif name == "currency":
-                value = "s.currency"
-            else:
-                raise _Unknown(f"Money.{name}")
-            pairs.append((key, value))
+        value = self.leaf(_MONEY)(node, get_named_type(parent.fields["lifetimeValue"].type), "s")
         return (
-            f"COALESCE((SELECT json_agg({self.json_object(pairs)} ORDER BY s.total DESC, s.currency DESC) FROM"
+            f"COALESCE((SELECT json_agg({value} ORDER BY s.total DESC, s.currency DESC) FROM"
             f" (SELECT o.currency, sum(o.amount) AS total FROM orders o WHERE o.customer_id = {table}.id AND {paid('o')}"
             " GROUP BY o.currency) s), '[]'::json)"
         )
@@ -302,34 +284,26 @@ class _Compiler:
             f" FROM customer_link WHERE to_customer_id = {table}.id) x JOIN customer_link k ON k.id = x.link_id"
             f" JOIN customer c ON c.id = x.other_id WHERE {self.scope.customers(self.q, 'c')}{kind_filter}) l WHERE TRUE"
         )
-        return self.connection(node, parent, source, "l", LINK_KEY, args, self.link, count_source=source)
+        return self.connection(node, parent, source, "l", LINK_KEY, args, self.leaf(_LINK), count_source=source)
 
-    def link(self, node: FieldNode, type_: GraphQLObjectType, table: str) -> str:
-        pairs = []
-        customer_type = self.schema.get_type("Customer")
-        for child in self.fields(node.selection_set, type_):
-            key, name = (child.alias or child.name).value, child.name.value
-            if child.arguments:
-                raise _Unknown("an argument")
-            if name == "__typename":
-                value = f"'{type_.name}'"
-            elif name == "id":
-                value = _global_id("CustomerLink", table)
-            elif name == "note":
-                value = f"{table}.note"
-            elif name == "kind":
-                value = f"upper({table}.kind)"
-            elif name == "direction":
-                value = f"{table}.direction"
-            elif name == "createdAt":
-                value = _iso(f"{table}.created_at", zulu=True)
-            elif name in ("customer", "from", "to"):
-                column = {"customer": "other_id", "from": "from_customer_id", "to": "to_customer_id"}[name]
-                value = self.visible_customer(child, customer_type, f"{table}.{column}")
-            else:
-                raise _Unknown(f"CustomerLink.{name}")
-            pairs.append((key, value))
-        return self.json_object(pairs)
+    def leaf(self, kind: _Leaf) -> Callable[[FieldNode, GraphQLObjectType, str], str]:
+        """The builder of an object of ``kind`` from its row in a table."""
+
+        def build(node: FieldNode, type_: GraphQLObjectType, table: str) -> str:
+            readers: dict[str, Callable[[FieldNode], str]] = {}
+            if kind.node:
+                readers["id"] = lambda child: _global_id(kind.node, table)
+            for name in kind.plain:
+                readers[name] = lambda child, name=name: f"{table}.{_SNAKE.get(name, name)}"
+            for name in kind.enums:
+                readers[name] = lambda child, name=name: f"upper({table}.{name})"
+            for name in kind.times:
+                readers[name] = lambda child, name=name: _iso(f"{table}.{_SNAKE.get(name, name)}", zulu=True)
+            for name, rule in kind.rules.items():
+                readers[name] = lambda child, rule=rule: rule(self, child, table)
+            return self.select(node, type_, readers)
+
+        return build
 
     def visible_customer(self, node: FieldNode, type_: GraphQLObjectType, id_column: str, abstract: bool = False) -> str:
         """The customer whose id is ``id_column``, where the caller sees it; null elsewhere."""
@@ -339,52 +313,6 @@ class _Compiler:
             f"(SELECT {value} FROM (SELECT {_columns(value, inner, 'c')} FROM customer c WHERE c.id = {id_column}"
             f" AND {self.scope.customers(self.q, 'c')}) {inner})"
         )
-
-    def order(self, node: FieldNode, type_: GraphQLObjectType, table: str) -> str:
-        pairs = []
-        for child in self.fields(node.selection_set, type_):
-            key, name = (child.alias or child.name).value, child.name.value
-            column = f"{table}.{_SNAKE.get(name, name)}"
-            if child.arguments:
-                raise _Unknown("an argument")
-            if name == "__typename":
-                value = f"'{type_.name}'"
-            elif name == "id":
-                value = _global_id("Order", table)
-            elif name in ("currency", "channel"):
-                value = column
-            elif name == "amount":
-                value = in_minor_units_sql(f"{table}.amount", f"{table}.currency")
-            elif name == "status":
-                value = f"upper({column})"
-            elif name in ("placedAt", "paymentDueAt", "paidAt", "createdAt"):
-                value = _iso(column, zulu=True)
-            else:
-                raise _Unknown(f"Order.{name}")
-            pairs.append((key, value))
-        return self.json_object(pairs)
-
-    def interaction(self, node: FieldNode, type_: GraphQLObjectType, table: str) -> str:
-        pairs = []
-        for child in self.fields(node.selection_set, type_):
-            key, name = (child.alias or child.name).value, child.name.value
-            column = f"{table}.{_SNAKE.get(name, name)}"
-            if child.arguments:
-                raise _Unknown("an argument")
-            if name == "__typename":
-                value = f"'{type_.name}'"
-            elif name == "id":
-                value = _global_id("Interaction", table)
-            elif name in ("channel", "summary", "outcome"):
-                value = column
-            elif name in ("kind", "direction"):
-                value = f"upper({column})"
-            elif name in ("occurredAt", "createdAt"):
-                value = _iso(column, zulu=True)
-            else:
-                raise _Unknown(f"Interaction.{name}")
-            pairs.append((key, value))
-        return self.json_object(pairs)
 
     def connection(
         self, node: FieldNode, parent: GraphQLObjectType, source: str, alias: str, key: SortKey, args: PageArgs,
@@ -398,68 +326,38 @@ class _Compiler:
             return (f"SELECT {columns} FROM {source}{f' AND {keyset}' if keyset else ''}"
                     f" ORDER BY {args.order_by(key, alias)} LIMIT {limit}")
 
-        pairs = []
-        for child in self.fields(node.selection_set, type_):
-            response_key, name = (child.alias or child.name).value, child.name.value
-            if child.arguments:
-                raise _Unknown("an argument")
-            if name == "__typename":
-                value = f"'{type_.name}'"
-            elif name == "totalCount":
-                value = f"(SELECT count(*) FROM {count_source})"
-            elif name == "edges":
-                value = self.edges(child, type_, rows, alias, key, args, item)
-            elif name == "pageInfo":
-                value = self.page_info(child, type_, rows, alias, key, args)
-            else:
-                raise _Unknown(f"Connection.{name}")
-            pairs.append((response_key, value))
-        return self.json_object(pairs)
+        return self.select(node, type_, {
+            "totalCount": lambda child: f"(SELECT count(*) FROM {count_source})",
+            "edges": lambda child: self.edges(child, type_, rows, alias, key, args, item),
+            "pageInfo": lambda child: self.page_info(child, type_, rows, alias, key, args),
+        })
 
     def edges(self, node: FieldNode, connection: GraphQLObjectType, rows, alias: str, key: SortKey, args: PageArgs, item) -> str:
         type_ = get_named_type(connection.fields["edges"].type)
         page = self.table()
-        pairs = []
-        for child in self.fields(node.selection_set, type_):
-            response_key, name = (child.alias or child.name).value, child.name.value
-            if child.arguments:
-                raise _Unknown("an argument")
-            if name == "__typename":
-                value = f"'{type_.name}'"
-            elif name == "cursor":
-                value = _cursor(key, page)
-            elif name == "node":
-                value = item(child, get_named_type(type_.fields["node"].type), page)
-            else:
-                raise _Unknown(f"Edge.{name}")
-            pairs.append((response_key, value))
+        value = self.select(node, type_, {
+            "cursor": lambda child: _cursor(key, page),
+            "node": lambda child: item(child, get_named_type(type_.fields["node"].type), page),
+        })
         order = _order_of(key, args, page)
-        value = self.json_object(pairs)
         columns = _columns(value, page, alias, key.name)
         return f"COALESCE((SELECT json_agg({value} ORDER BY {order}) FROM ({rows(args.size, columns)}) {page}), '[]'::json)"
 
     def page_info(self, node: FieldNode, connection: GraphQLObjectType, rows, alias: str, key: SortKey, args: PageArgs) -> str:
         type_ = get_named_type(connection.fields["pageInfo"].type)
         edge = self.table()
-        pairs = []
-        for child in self.fields(node.selection_set, type_):
-            response_key, name = (child.alias or child.name).value, child.name.value
-            if child.arguments:
-                raise _Unknown("an argument")
-            if name == "__typename":
-                value = f"'{type_.name}'"
-            elif name == "hasNextPage":
-                value = f"(SELECT count(*) > {args.size} FROM ({rows(args.size + 1, f'{alias}.id')}) {edge})"
-            elif name == "hasPreviousPage":
-                value = "TRUE" if args.after is not None else "FALSE"
-            elif name in ("startCursor", "endCursor"):
-                order = _order_of(key, args, edge, reverse=name == "endCursor")
-                columns = _columns("", edge, alias, key.name)
-                value = f"(SELECT {_cursor(key, edge)} FROM ({rows(args.size, columns)}) {edge} ORDER BY {order} LIMIT 1)"
-            else:
-                raise _Unknown(f"PageInfo.{name}")
-            pairs.append((response_key, value))
-        return self.json_object(pairs)
+
+        def cursor(last: bool) -> str:
+            order = _order_of(key, args, edge, reverse=last)
+            columns = _columns("", edge, alias, key.name)
+            return f"(SELECT {_cursor(key, edge)} FROM ({rows(args.size, columns)}) {edge} ORDER BY {order} LIMIT 1)"
+
+        return self.select(node, type_, {
+            "hasNextPage": lambda child: f"(SELECT count(*) > {args.size} FROM ({rows(args.size + 1, f'{alias}.id')}) {edge})",
+            "hasPreviousPage": lambda child: "TRUE" if args.after is not None else "FALSE",
+            "startCursor": lambda child: cursor(last=False),
+            "endCursor": lambda child: cursor(last=True),
+        })
 
     async def customer_by_id(self, node: FieldNode) -> str:
         arguments = self.arguments(node, self.schema.query_type)
@@ -488,6 +386,38 @@ _SNAKE = {
     "createdAt": "created_at", "updatedAt": "updated_at", "occurredAt": "occurred_at", "referredAt": "referred_at",
     "placedAt": "placed_at", "paymentDueAt": "payment_due_at", "paidAt": "paid_at",
 }
+@dataclass(frozen=True)
+class _Leaf:
+    """How the fields of a type read from its row: as they are, upper-cased (enums), as times, or by a rule."""
+
+    node: str | None
+    plain: frozenset[str] = frozenset()
+    enums: frozenset[str] = frozenset()
+    times: frozenset[str] = frozenset()
+    rules: dict[str, Callable[[_Compiler, FieldNode, str], str]] = field(default_factory=dict)
+
+
+def _other_customer(column: str) -> Callable[[_Compiler, FieldNode, str], str]:
+    def read(compiler: _Compiler, node: FieldNode, table: str) -> str:
+        return compiler.visible_customer(node, compiler.schema.get_type("Customer"), f"{table}.{column}")
+
+    return read
+
+
+_INTERACTION = _Leaf("Interaction", frozenset({"channel", "summary", "outcome"}), frozenset({"kind", "direction"}),
+                     frozenset({"occurredAt", "createdAt"}))
+_ORDER = _Leaf("Order", frozenset({"currency", "channel"}), frozenset({"status"}),
+               frozenset({"placedAt", "paymentDueAt", "paidAt", "createdAt"}),
+               {"amount": lambda compiler, node, table: in_minor_units_sql(f"{table}.amount", f"{table}.currency")})
+# As links_pages reads a tie: from the listed customer's end (``direction``, the other end ``customer``).
+_LINK = _Leaf("CustomerLink", frozenset({"note", "direction"}), frozenset({"kind"}), frozenset({"createdAt"}), {
+    "customer": _other_customer("other_id"), "from": _other_customer("from_customer_id"), "to": _other_customer("to_customer_id"),
+})
+_MONEY = _Leaf(None, frozenset({"currency"}), rules={
+    "amount": lambda compiler, node, table: in_minor_units_sql(f"{table}.total", f"{table}.currency"),
+})
+
+
 def _columns(value: str, table: str, alias: str, *also: str) -> str:
     """The columns of ``alias`` a derived ``table`` must carry for ``value``, the SQL built on it
     (always the id): a page of a customer's many columns reads only those its answer names."""
