@@ -43,7 +43,7 @@ from graphql.execution.values import get_variable_values
 from strawberry.extensions import SchemaExtension
 
 from models.customers import CustomerOrder
-from models.db import connection, dialect
+from models.db import connection, dialect, unavailable
 from models.errors import DomainError
 from models.graph import LINK_KEY, REFERRAL_KEY
 from models.interactions import KEY as INTERACTION_KEY
@@ -498,7 +498,13 @@ class CompiledReads(SchemaExtension):
                 context.schema._schema, context.graphql_document, context.operation_name, context.variables, own.scope,
             )
             if compiled is not None:
-                rows = await connection().execute_query_dict(compiled.sql, compiled.params)
-                # The database wrote the JSON: spliced into the answer as it is, never parsed.
-                context.result = ExecutionResult(data=orjson.Fragment(rows[0]["data"]), errors=None)
+                try:
+                    rows = await connection().execute_query_dict(compiled.sql, compiled.params)
+                except Exception as error:
+                    if unavailable(error):
+                        raise  # the database is away: answered as UNAVAILABLE, like any read
+                    log.exception("a compiled query failed; the executor answers it")
+                else:
+                    # The database wrote the JSON: spliced into the answer as it is, never parsed.
+                    context.result = ExecutionResult(data=orjson.Fragment(rows[0]["data"]), errors=None)
         yield

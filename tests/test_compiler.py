@@ -190,3 +190,23 @@ async def test_a_compiled_page_is_one_statement(world, database, count_statement
         assert len(data) == 1 and len(others) <= 2  # the token (and its last use); no loader ran
     finally:
         await compiled.aclose()
+
+
+async def test_a_compiled_statement_that_fails_is_answered_by_the_executor(world, database, monkeypatch, caplog):
+    from schema import compiler
+
+    _, viewers = world
+    real = compiler.compile_query
+
+    async def broken(*args, **kwargs):
+        compiled = await real(*args, **kwargs)
+        return compiled and compiler.Compiled(compiled.sql.replace("json_build_object", "json_build_objekt", 1), compiled.params)
+
+    monkeypatch.setattr(compiler, "compile_query", broken)
+    client = _client(database, True)
+    try:
+        answer = (await client.post("/graphql", json={"query": DOCUMENTS[1][0]}, headers=viewers["ALL"])).json()
+    finally:
+        await client.aclose()
+    assert "errors" not in answer and len(answer["data"]["customers"]["edges"]) == 2
+    assert "a compiled query failed" in caplog.text
