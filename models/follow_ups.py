@@ -164,7 +164,8 @@ async def _open(scope: Scope, follow_up_id: int) -> dict[str, Any]:
 
 @requires("interaction.create", "customer.read")
 async def complete_follow_up(scope: Scope, follow_up_id: int, outcome: Any, kind: Any = None) -> dict[str, Any]:
-    """Done, with what came of it: logs the interaction (a call unless ``kind`` says otherwise)."""
+    """Done, with what came of it: logs the interaction (a call unless ``kind`` says otherwise).
+    The row answered carries ``next_due_on``: when the next follow-up its recurrence made is due (or None)."""
     outcome = clean_text(outcome, "outcome", max_length=500, required=True, multiline=True)
     kind = clean_choice(kind, InteractionKind, "kind") or InteractionKind.CALL
     async with in_transaction() as connection:
@@ -178,17 +179,17 @@ async def complete_follow_up(scope: Scope, follow_up_id: int, outcome: Any, kind
         after = row | changes
         await record(scope, "follow_up.complete", "follow_up", follow_up_id, before=_audited(row), after=_audited(after),
                      connection=connection, customer_id=row["customer_id"])
-        await _recur(scope, row, connection)
-    return after
+        next_due_on = await _recur(scope, row, connection)
+    return after | {"next_due_on": next_due_on}
 
 
-async def _recur(scope: Scope, done: dict[str, Any], connection) -> None:
-    """The next follow-up of a customer whose tier calls for regular care (``Recurrence``)."""
+async def _recur(scope: Scope, done: dict[str, Any], connection) -> date | None:
+    """The next follow-up of a customer whose tier calls for regular care (``Recurrence``): its due day."""
     q = Query()
     rows = await fetch(f"SELECT tier FROM customer_segment WHERE customer_id = {q.param(done['customer_id'])}", q)
     days = getattr(await current(Recurrence), f"{rows[0]['tier']}_days") if rows else None
     if days is None:
-        return
+        return None
     follow_up = await FollowUp.create(
         customer_id=done["customer_id"], assignee_id=done["assignee_id"], purpose=done["purpose"],
         due_on=datetime.now(UTC).date() + timedelta(days=days),
@@ -196,6 +197,7 @@ async def _recur(scope: Scope, done: dict[str, Any], connection) -> None:
     )
     await record(scope, "follow_up.schedule", "follow_up", follow_up.id, after=_audited(_row(follow_up)),
                  connection=connection, customer_id=done["customer_id"])
+    return follow_up.due_on
 
 
 @requires("interaction.create", "customer.read")

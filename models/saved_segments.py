@@ -23,7 +23,7 @@ from models.scope import Scope, requires
 from models.sql import Query, fetch
 from models.validation import clean_text
 
-__all__ = ["SavedSegment", "delete_segment", "save_segment", "saved_segments", "saved_segments_by_ids"]
+__all__ = ["SavedSegment", "delete_segment", "save_segment", "saved_segments", "saved_segments_by_ids", "shown_conditions"]
 
 MAX_PER_OWNER = 100
 COLUMNS = ("id", "name", "conditions", "owner_id", "shared", "created_at", "updated_at")
@@ -50,6 +50,15 @@ def _readable(scope: Scope, q: Query) -> str:
     if scope.viewer is None:
         return "g.shared"
     return f"(g.owner_id = {q.param(scope.viewer.user_id)} OR g.shared)"
+
+
+def shown_conditions(scope: Scope, row: dict[str, Any]) -> dict[str, Any]:
+    """A segment's conditions as ``scope`` may read them: its search text (a phone number, it may be)
+    only for its owner and holders of customer.pii; the segment still applies it for everyone."""
+    kept = row["filter"].to_json()
+    if not scope.can("customer.pii") and (scope.viewer is None or scope.viewer.user_id != row["owner_id"]):
+        kept.pop("search", None)
+    return kept
 
 
 def _row(row: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from schema.context import Info
 from schema.errors import UserError, bad_input, or_bad_input
 from schema.ids import from_global_id, to_global_id
 from schema.mutations import Idempotent, change, input_dict, payload
-from schema.relay import PAGE_ARGS_DOC, Connection, Node, connection, page_args
+from schema.relay import PAGE_ARGS_DOC, Connection, Node, child_connection, connection, page_args
 
 if TYPE_CHECKING:
     from schema.customers import Customer
@@ -193,8 +193,7 @@ class Complaint(Node):
         before: Annotated[str | None, _arg("before")] = None,
     ) -> Connection[ComplaintEvent]:
         loaders = info.context.loaders
-        page = await loaders.timeline.load((self.pk, page_args(first, after, last, before)))
-        return connection(page, ComplaintEvent.from_row, lambda: loaders.timeline_count.load((self.pk,)))
+        return await child_connection(loaders.timeline, loaders.timeline_count, self.pk, page_args(first, after, last, before), ComplaintEvent.from_row)
 
     @strawberry.field(description="The customer's answer to the survey; null until they answer.")
     async def survey(self, info: Info) -> SurveyAnswer | None:

@@ -24,7 +24,7 @@ from schema.context import Info
 from schema.errors import UserError, bad_input
 from schema.ids import from_global_id, to_global_id
 from schema.mutations import Idempotent, input_dict, payload
-from schema.relay import PAGE_ARGS_DOC, Connection, Node, connection, page_args
+from schema.relay import PAGE_ARGS_DOC, Connection, Node, child_connection, connection, page_args
 
 if TYPE_CHECKING:
     from schema.complaints import Complaint
@@ -211,8 +211,7 @@ class Customer(Node):
         before: Annotated[str | None, _arg("before")] = None,
     ) -> Connection[orders.Order]:
         loaders = info.context.loaders
-        page = await loaders.orders.load((self.pk, page_args(first, after, last, before)))
-        return connection(page, orders.Order.from_row, lambda: loaders.order_count.load((self.pk,)))
+        return await child_connection(loaders.orders, loaders.order_count, self.pk, page_args(first, after, last, before), orders.Order.from_row)
 
     @strawberry.field(description="The customer's complaints, newest first; empty without complaint.read.")
     async def complaints(
@@ -226,8 +225,7 @@ class Customer(Node):
         from schema.complaints import Complaint  # noqa: F811 (complaints import this module)
 
         loaders = info.context.loaders
-        page = await loaders.complaints.load((self.pk, page_args(first, after, last, before)))
-        return connection(page, Complaint.from_row, lambda: loaders.complaint_count.load((self.pk,)))
+        return await child_connection(loaders.complaints, loaders.complaint_count, self.pk, page_args(first, after, last, before), Complaint.from_row)
 
     @strawberry.field(description="The customer's tier, lifecycle stage and RFM scores, with the reasons; null until computed.")
     async def segment(self, info: Info) -> SegmentRef | None:
@@ -248,8 +246,7 @@ class Customer(Node):
         from schema.follow_ups import FollowUp  # noqa: F811 (follow_ups import this module)
 
         loaders = info.context.loaders
-        page = await loaders.follow_ups.load((self.pk, page_args(first, after, last, before)))
-        return connection(page, FollowUp.from_row, lambda: loaders.follow_up_count.load((self.pk,)))
+        return await child_connection(loaders.follow_ups, loaders.follow_up_count, self.pk, page_args(first, after, last, before), FollowUp.from_row)
 
     @strawberry.field(description="How many paid orders the customer has (refunded and cancelled ones do not count).")
     async def order_count(self, info: Info) -> int:

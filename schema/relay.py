@@ -14,7 +14,7 @@ from schema.errors import bad_input
 if TYPE_CHECKING:
     from schema.context import Info
 
-__all__ = ["Connection", "Edge", "Node", "PageInfo", "connection", "page_args", "PAGE_ARGS_DOC"]
+__all__ = ["Connection", "Edge", "Node", "PageInfo", "child_connection", "connection", "page_args", "PAGE_ARGS_DOC"]
 
 T = TypeVar("T")
 
@@ -84,6 +84,15 @@ def page_args(first: int | None, after: str | None, last: int | None, before: st
         return PageArgs(first=first, after=after, last=last, before=before).checked()
     except DomainError as error:
         raise bad_input(error) from None
+
+
+async def child_connection(
+    pages: Any, counts: Any, parent: int, args: PageArgs, make: Callable[[dict[str, Any]], T]
+) -> Connection[T]:
+    """A page of a parent's children through the request's loaders (``pages`` by ``(parent, args)``,
+    ``counts`` by ``(parent,)``); the count is read only when asked for."""
+    page = await pages.load((parent, args))
+    return connection(page, make, lambda: counts.load((parent,)))
 
 
 def connection(

@@ -73,11 +73,7 @@ class SavedSegment(Node):
         "customer.pii (it may be a phone number)."
     )
     def filter(self, info: Info) -> JSON:
-        kept = self.kept.to_json()
-        scope = info.context.scope
-        if not scope.can("customer.pii") and (scope.viewer is None or scope.viewer.user_id != self.owner_pk):
-            kept.pop("search", None)
-        return _as_input(kept)
+        return _as_input(saved_segments.shown_conditions(info.context.scope, {"filter": self.kept, "owner_id": self.owner_pk}))
 
     @strawberry.field(description="The customers you see that the filter picks now, with totalCount.")
     async def customers(

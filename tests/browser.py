@@ -91,6 +91,13 @@ class LiveServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def graphql(self, query: str, token: str | None = None, variables: dict | None = None) -> dict:
+        """The ``data`` of an operation that must succeed, sent over HTTP (as a bearer of ``token``)."""
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        answer = httpx.post(self.url("/graphql"), json={"query": query, "variables": variables or {}}, headers=headers, timeout=30).json()
+        assert "errors" not in answer, answer
+        return answer["data"]
+
 
 def _wait_until_healthy(server: LiveServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout

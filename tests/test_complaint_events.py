@@ -16,16 +16,10 @@ from tests.browser import KEHU, LiveServer, live_server
 PASSWORD = "event stream passphrase"
 
 
-def _graphql(server: LiveServer, query: str, token: str | None = None, variables: dict | None = None) -> dict:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    answer = httpx.post(server.url("/graphql"), json={"query": query, "variables": variables or {}}, headers=headers, timeout=30).json()
-    assert "errors" not in answer, answer
-    return answer["data"]
-
 
 def _login(server: LiveServer, email: str) -> str:
     query = 'mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { token } }'
-    return _graphql(server, query, variables={"e": email, "p": PASSWORD})["login"]["token"]
+    return server.graphql(query, variables={"e": email, "p": PASSWORD})["login"]["token"]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +32,7 @@ def server(tmp_path_factory) -> Iterator[LiveServer]:
 
 
 def _member(server: LiveServer, admin: str, email: str, team: str, role: str) -> str:
-    made = _graphql(server, 'mutation($e: String!, $t: ID!, $r: ID!, $p: String!) { createUser(input: {email: $e, displayName: $e,'
+    made = server.graphql('mutation($e: String!, $t: ID!, $r: ID!, $p: String!) { createUser(input: {email: $e, displayName: $e,'
                     ' password: $p, teamId: $t, roleIds: [$r]}) { user { id } errors { message } } }',
                     admin, {"e": email, "t": team, "r": role, "p": PASSWORD})
     assert made["createUser"]["user"], made
@@ -47,15 +41,15 @@ def _member(server: LiveServer, admin: str, email: str, team: str, role: str) ->
 
 def test_the_event_stream_sends_only_complaints_the_reader_sees(server):
     admin = _login(server, "admin@example.com")
-    east = _graphql(server, 'mutation { createTeam(input: {name: "East"}) { team { id } } }', admin)["createTeam"]["team"]["id"]
-    west = _graphql(server, 'mutation { createTeam(input: {name: "West"}) { team { id } } }', admin)["createTeam"]["team"]["id"]
-    role = _graphql(server, 'mutation { createRole(input: {name: "Desk", dataScope: TEAM, permissions: ["customer.read",'
+    east = server.graphql('mutation { createTeam(input: {name: "East"}) { team { id } } }', admin)["createTeam"]["team"]["id"]
+    west = server.graphql('mutation { createTeam(input: {name: "West"}) { team { id } } }', admin)["createTeam"]["team"]["id"]
+    role = server.graphql('mutation { createRole(input: {name: "Desk", dataScope: TEAM, permissions: ["customer.read",'
                     ' "customer.create", "complaint.read"]}) { role { id } } }', admin)["createRole"]["role"]["id"]
     east_token = _member(server, admin, "east@example.com", east, role)
     west_token = _member(server, admin, "west@example.com", west, role)
     create = 'mutation($n: String!) { createCustomer(input: {name: $n}) { customer { id } } }'
-    east_customer = _graphql(server, create, east_token, {"n": "East customer"})["createCustomer"]["customer"]["id"]
-    west_customer = _graphql(server, create, west_token, {"n": "West customer"})["createCustomer"]["customer"]["id"]
+    east_customer = server.graphql(create, east_token, {"n": "East customer"})["createCustomer"]["customer"]["id"]
+    west_customer = server.graphql(create, west_token, {"n": "West customer"})["createCustomer"]["customer"]["id"]
 
     browser = httpx.Client(base_url=server.url(""), timeout=30)
     form = browser.get("/admin/login").text
@@ -80,11 +74,11 @@ def test_the_event_stream_sends_only_complaints_the_reader_sees(server):
     assert opened.wait(10), "the stream did not open"
     file = ('mutation($c: ID!) { fileComplaint(input: {customerId: $c, subject: "s", description: "d", channel: APP,'
             ' category: "other"}) { complaint { id } errors { code } } }')
-    hidden = _graphql(server, file, admin, {"c": west_customer})["fileComplaint"]["complaint"]["id"]
-    seen = _graphql(server, file, admin, {"c": east_customer})["fileComplaint"]["complaint"]["id"]
+    hidden = server.graphql(file, admin, {"c": west_customer})["fileComplaint"]["complaint"]["id"]
+    seen = server.graphql(file, admin, {"c": east_customer})["fileComplaint"]["complaint"]["id"]
     move = 'mutation($id: ID!) { transitionComplaint(input: {id: $id, to: CANCELLED}) { errors { code } } }'
-    _graphql(server, move, admin, {"id": hidden})
-    _graphql(server, move, admin, {"id": seen})
+    server.graphql(move, admin, {"id": hidden})
+    server.graphql(move, admin, {"id": seen})
     reader.join(15)
     pk = {value: base64.b64decode(value).decode().split(":")[1] for value in (hidden, seen)}
     assert received == [pk[seen], pk[seen]]  # filed and cancelled; nothing of West's

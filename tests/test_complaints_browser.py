@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.browser import (
@@ -27,12 +26,6 @@ FILE = """mutation($c: ID!) { fileComplaint(input: {customerId: $c, subject: "Th
   description: "Shards in the box", channel: WECHAT, category: "delivery", priority: HIGH}) { complaint { id reference } errors { code } } }"""
 
 
-def _graphql(server: LiveServer, query: str, token: str | None = None, variables: dict | None = None) -> dict:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    answer = httpx.post(server.url("/graphql"), json={"query": query, "variables": variables or {}}, headers=headers, timeout=30).json()
-    assert "errors" not in answer, answer
-    return answer["data"]
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[LiveServer]:
@@ -50,7 +43,7 @@ def server(tmp_path_factory) -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def token(server) -> str:
     login = 'mutation($p: String!) { login(input: {email: "admin@example.com", password: $p}) { token } }'
-    return _graphql(server, login, variables={"p": PASSWORD})["login"]["token"]
+    return server.graphql(login, variables={"p": PASSWORD})["login"]["token"]
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +63,7 @@ def _sign_in(page, server: LiveServer) -> None:
 def test_a_complaint_is_filed_worked_closed_and_rated(server, token, browser):
     from playwright.sync_api import expect
 
-    customer = _graphql(server, 'mutation { createCustomer(input: {name: "Wang Fang"}) { customer { id } } }', token)
+    customer = server.graphql('mutation { createCustomer(input: {name: "Wang Fang"}) { customer { id } } }', token)
     customer_id = customer["createCustomer"]["customer"]["id"]
     with new_page(browser, 1400, 900) as page:
         other_hosts = block_other_hosts(page)
@@ -80,7 +73,7 @@ def test_a_complaint_is_filed_worked_closed_and_rated(server, token, browser):
         expect(page.locator("#queue")).to_contain_text("No complaints match.")
         page.evaluate("window.__stayed = true")  # gone if the page reloads
 
-        filed = _graphql(server, FILE, token, {"c": customer_id})["fileComplaint"]["complaint"]
+        filed = server.graphql(FILE, token, {"c": customer_id})["fileComplaint"]["complaint"]
         row = page.locator(f'tr[data-reference="{filed["reference"]}"]')
         row.wait_for(timeout=15_000)  # pushed by the server, no reload
         assert page.evaluate("window.__stayed") is True
@@ -118,7 +111,7 @@ def test_a_complaint_is_filed_worked_closed_and_rated(server, token, browser):
 
     with new_page(browser, 1400, 900) as page:
         _sign_in(page, server)
-        answered = _graphql(server, 'query($id: ID!) { complaint(id: $id) { survey { csat comment } } }', token, {"id": filed["id"]})
+        answered = server.graphql('query($id: ID!) { complaint(id: $id) { survey { csat comment } } }', token, {"id": filed["id"]})
         assert answered["complaint"]["survey"] == {"csat": 4, "comment": "Quick, thank you"}
         page.goto(server.url("/admin/complaints?status=closed"))
         page.locator(f'tr[data-reference="{filed["reference"]}"]').get_by_role("link").click()
@@ -129,7 +122,7 @@ def test_graphiql_subscribes_to_complaints_as_they_change(server, token, browser
     from playwright.sync_api import expect
 
     require_vendor("graphiql.js", "graphiql.css", "react", "react-dom")
-    customer = _graphql(server, 'mutation { createCustomer(input: {name: "Li Na"}) { customer { id } } }', token)
+    customer = server.graphql('mutation { createCustomer(input: {name: "Li Na"}) { customer { id } } }', token)
     with new_page(browser, 1400, 900) as page:
         other_hosts = block_other_hosts(page)
         violations = record_csp_violations(page)
@@ -143,7 +136,7 @@ def test_graphiql_subscribes_to_complaints_as_they_change(server, token, browser
             page.keyboard.press("Control+Enter")
         socket = opened.value
         socket.wait_for_event("framereceived", lambda frame: "connection_ack" in frame)
-        filed = _graphql(server, FILE, token, {"c": customer["createCustomer"]["customer"]["id"]})["fileComplaint"]["complaint"]
+        filed = server.graphql(FILE, token, {"c": customer["createCustomer"]["customer"]["id"]})["fileComplaint"]["complaint"]
         expect(page.locator(".graphiql-response")).to_contain_text(filed["reference"], timeout=15_000)
         expect(page.locator(".graphiql-response")).to_contain_text('"status": "NEW"')
         assert other_hosts == [] and violations == []

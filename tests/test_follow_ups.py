@@ -167,3 +167,22 @@ async def test_a_vip_gets_the_next_follow_up_when_one_is_done(clean_db, as_user)
     following = await FollowUp.filter(status="open").values("customer_id", "due_on", "purpose", "assignee_id")
     assert following == [{"customer_id": (await Customer.get(name="贵宾")).id, "due_on": today + timedelta(days=30),
                           "purpose": "季度回访", "assignee_id": me["id"]}]
+
+
+async def test_completing_says_when_the_next_one_is_due(clean_db):
+    from models.follow_ups import complete_follow_up, schedule_follow_up
+    from models.scope import Scope
+    from models.segments import CustomerSegment
+
+    system = Scope.of_system()
+    me = await staff_member("next@example.com", WORKER)
+    today = datetime.now(UTC).date()
+    answers = {}
+    for name, tier in (("贵宾", "vip"), ("普通", "potential")):
+        customer = (await Customer.create(name=name)).id
+        await CustomerSegment.create(customer_id=customer, frequency=1, monetary=Decimal("1"), paid_orders=1, touches=0, tier=tier,
+                                     stage="active", computed_at=datetime.now(UTC))
+        made = await schedule_follow_up(system, customer, {"due_on": today, "purpose": "回访"}, me["id"])
+        answers[tier] = await complete_follow_up(system, made["id"], "好")
+    assert answers["vip"]["next_due_on"] == today + timedelta(days=30) and answers["vip"]["status"] == "done"
+    assert answers["potential"]["next_due_on"] is None

@@ -9,7 +9,6 @@ import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from tests.browser import (
@@ -28,12 +27,6 @@ PASSWORD = "browser test passphrase"
 LOGIN = 'mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { token } }'
 
 
-def _graphql(server: LiveServer, query: str, token: str | None = None, variables: dict | None = None) -> dict:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    answer = httpx.post(server.url("/graphql"), json={"query": query, "variables": variables or {}}, headers=headers, timeout=30).json()
-    assert "errors" not in answer, answer
-    return answer["data"]
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[LiveServer]:
@@ -51,13 +44,13 @@ def server(tmp_path_factory) -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def salesperson(server) -> str:
     """A salesperson (OWN scope) and their token."""
-    admin = _graphql(server, LOGIN, variables={"e": "admin@example.com", "p": PASSWORD})["login"]["token"]
-    role = _graphql(server, """mutation { createRole(input: {name: "Sales", dataScope: OWN,
+    admin = server.graphql(LOGIN, variables={"e": "admin@example.com", "p": PASSWORD})["login"]["token"]
+    role = server.graphql("""mutation { createRole(input: {name: "Sales", dataScope: OWN,
       permissions: ["customer.read", "customer.create", "customer.pii", "interaction.create"]}) { role { id } errors { message } } }""", admin)
     role_id = role["createRole"]["role"]["id"]
-    _graphql(server, """mutation($r: ID!, $p: String!) { createUser(input: {email: "sales@example.com", displayName: "Li Na",
+    server.graphql("""mutation($r: ID!, $p: String!) { createUser(input: {email: "sales@example.com", displayName: "Li Na",
       password: $p, roleIds: [$r]}) { user { id } errors { message } } }""", admin, {"r": role_id, "p": PASSWORD})
-    return _graphql(server, LOGIN, variables={"e": "sales@example.com", "p": PASSWORD})["login"]["token"]
+    return server.graphql(LOGIN, variables={"e": "sales@example.com", "p": PASSWORD})["login"]["token"]
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +62,10 @@ def browser(server):
 def test_a_vip_follow_up_is_done_on_my_day_and_shows_on_the_customer_page(server, salesperson, browser):
     from playwright.sync_api import expect
 
-    customer = _graphql(server, 'mutation { createCustomer(input: {name: "Zhou Jie"}) { customer { id } } }', salesperson)
+    customer = server.graphql('mutation { createCustomer(input: {name: "Zhou Jie"}) { customer { id } } }', salesperson)
     customer_id = customer["createCustomer"]["customer"]["id"]
     today = datetime.now(UTC).date()
-    scheduled = _graphql(server, """mutation($c: ID!, $d: Date!) { scheduleFollowUp(input: {customerId: $c, dueOn: $d,
+    scheduled = server.graphql("""mutation($c: ID!, $d: Date!) { scheduleFollowUp(input: {customerId: $c, dueOn: $d,
       purpose: "Quarterly call"}) { followUp { id } errors { message } } }""", salesperson, {"c": customer_id, "d": str(today)})
     assert scheduled["scheduleFollowUp"]["errors"] == []
     database = server.env["KEHU_DATABASE_URL"].removeprefix("sqlite://")

@@ -16,7 +16,8 @@ from urllib.parse import urlencode
 from starlette.datastructures import QueryParams
 from starlette.responses import RedirectResponse, Response
 
-from models import complaints, customers, graph, interactions, orders, pool, saved_segments, segments
+from models import complaints, customers, follow_ups, graph, interactions, orders, pool, saved_segments, segments
+from models.birthdays import business_today
 from models.customer_filter import CustomerFilter
 from models.customers import CustomerOrder, Source
 from models.errors import DomainError, ErrorCode
@@ -26,6 +27,7 @@ from models.staff import users_by_ids
 from server.admin.complaints import labels
 from server.admin.pages import Admin, input_errors, page, parse_id, path_id, render
 from server.i18n import gettext as _
+from server.i18n import language
 
 __all__ = ["Picture", "customer_filter", "customer_page", "delete_segment", "picture", "save_segment", "search"]
 
@@ -244,10 +246,6 @@ async def delete_segment(admin: Admin) -> Response:
 
 @page
 async def customer_page(admin: Admin) -> Response:
-    from models import follow_ups
-    from models.birthdays import business_today
-    from server.i18n import language
-
     customer_id = path_id(admin.request)
     found = await customers.customers_by_ids(admin.scope, [customer_id])
     if customer_id not in found:

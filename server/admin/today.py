@@ -109,13 +109,8 @@ async def done(admin: Admin) -> Response:
     """Done with an outcome; the row then says when the next one is due, if the customer's tier brought one."""
     async def run(follow_up_id: int) -> str:
         finished = await follow_ups.complete_follow_up(admin.scope, follow_up_id, _text(admin, "outcome"))
-        customer = finished["customer_id"]
-        theirs = (await follow_ups.follow_ups_pages(admin.scope, [customer], PageArgs(first=100)))[customer].rows
-        following = [row for row in theirs if row["status"] == "open" and row["id"] > follow_up_id
-                     and row["purpose"] == finished["purpose"]]
-        if following:
-            due = min(following, key=lambda row: row["id"])["due_on"]
-            return _("Done. The next follow-up is due on %(date)s.") % {"date": due.isoformat()}
+        if finished["next_due_on"] is not None:
+            return _("Done. The next follow-up is due on %(date)s.") % {"date": finished["next_due_on"].isoformat()}
         return _("Done.")
 
     return await _act(admin, run)
