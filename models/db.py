@@ -4,6 +4,7 @@ connection a request holds (``one_connection``)."""
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -15,7 +16,8 @@ from tortoise import Tortoise, connections
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 
 __all__ = [
-    "MODEL_MODULES", "SSL_MODES", "close", "connection", "dialect", "init", "one_connection", "tortoise_config", "unavailable",
+    "MODEL_MODULES", "SSL_MODES", "close", "connection", "dialect", "generic_plans", "init", "one_connection", "tortoise_config",
+    "unavailable",
 ]
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -70,6 +72,37 @@ async def one_connection() -> AsyncIterator[None]:
             await held.pool.release_held(held.connection)
 
 
+_generic_wanted: ContextVar[bool] = ContextVar("kehu_generic_plans", default=False)
+_generic = weakref.WeakSet()
+"""The connections set to ``plan_cache_mode = auto``; all others plan each statement for its values."""
+
+
+@asynccontextmanager
+async def generic_plans() -> AsyncIterator[None]:
+    """Let the statements of this context run on the plan PostgreSQL keeps for a prepared
+    statement whatever its values. Every connection plans each statement for its values
+    (``force_custom_plan``): a search must, or it walks the team instead of its trigram index.
+    A compiled read without a filter plans the same for any values, and planning its statement
+    would cost more than running it. A connection switches mode (one SET) only when the next
+    statement on it wants the other one, so a run of compiled reads pays for no SET at all."""
+    token = _generic_wanted.set(True)
+    try:
+        yield
+    finally:
+        _generic_wanted.reset(token)
+
+
+async def _plan_mode(connection) -> None:
+    wanted = _generic_wanted.get()
+    raw = getattr(connection, "_con", connection)
+    if (raw in _generic) != wanted:
+        await connection.execute(f"SET plan_cache_mode = {'auto' if wanted else 'force_custom_plan'}")
+        if wanted:
+            _generic.add(raw)
+        else:
+            _generic.discard(raw)
+
+
 async def _reset(connection) -> None:
     """What asyncpg does to a connection given back, cut to what kehu can leave behind: kehu sets
     no session state (settings are per connection, advisory locks per transaction), so the four
@@ -89,12 +122,19 @@ class _TimedPool:
     async def acquire(self):
         held = _held.get()
         if held is None:
-            return await self._pool.acquire(timeout=self._timeout)
+            connection = await self._pool.acquire(timeout=self._timeout)
+            try:
+                await _plan_mode(connection)
+            except BaseException:
+                await self._pool.release(connection)
+                raise
+            return connection
         await held.lock.acquire()
         try:
             if held.connection is None:
                 held.connection = await self._pool.acquire(timeout=self._timeout)
                 held.pool = self
+            await _plan_mode(held.connection)
         except BaseException:
             held.lock.release()
             raise

@@ -26,6 +26,7 @@ from models.validation import clean_all, clean_text, clean_utc
 from models.viewer import Viewer, rights
 
 __all__ = [
+    "RIGHTS_STAMP",
     "EXPLORER_TOKEN_LIFETIME",
     "LOGIN_TOKEN_LIFETIME",
     "MAX_OWN_TOKENS",
@@ -38,6 +39,7 @@ __all__ = [
     "revoke_api_token",
     "tokens_by_ids",
     "user_id_for_email",
+    "read_token",
     "viewer_for_token",
 ]
 
@@ -205,13 +207,28 @@ async def tokens_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any
 
 async def viewer_for_token(secret: str) -> Viewer | None:
     """The viewer a bearer token stands for, or None when it is unknown, revoked or expired."""
+    found = await read_token(secret)
+    return found[0] if found else None
+
+
+RIGHTS_STAMP = (
+    "concat_ws('|', u.team_id, u.is_superuser, (SELECT string_agg(r.id || ':' || r.data_scope || ':' || r.permissions::text,"
+    " ',' ORDER BY r.id) FROM user_role ur JOIN role r ON r.id = ur.role_id WHERE ur.staff_user_id = u.id))"
+)
+"""PostgreSQL: the rights of staff user ``u`` as one text, equal while their team, superuser flag and roles are."""
+
+
+async def read_token(secret: str, stamped: bool = False) -> tuple[Viewer, str | None] | None:
+    """The viewer a bearer token stands for, and with ``stamped`` (PostgreSQL) its ``RIGHTS_STAMP``
+    read in the same statement; None when the token is unknown, revoked or expired."""
     if not secret or not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
     # One statement for the token, its user and their roles: every API request pays for it.
     q = Query()
     rows = await fetch(
         "SELECT t.id, t.expires_at, t.last_used_at, u.id AS user_id, u.team_id, u.is_superuser,"
-        " r.permissions, r.data_scope FROM api_token t JOIN staff_user u ON u.id = t.user_id"
+        f" r.permissions, r.data_scope{f', {RIGHTS_STAMP} AS stamp' if stamped else ''}"
+        " FROM api_token t JOIN staff_user u ON u.id = t.user_id"
         " LEFT JOIN user_role ur ON ur.staff_user_id = u.id LEFT JOIN role r ON r.id = ur.role_id"
         f" WHERE t.token_hash = {q.param(secret_hash(secret))} AND t.revoked_at IS NULL AND u.is_active",
         q,
@@ -226,4 +243,5 @@ async def viewer_for_token(secret: str) -> Viewer | None:
     decode = Role._meta.fields_map["permissions"].to_python_value
     roles = ((decode(row["permissions"]), row["data_scope"]) for row in rows if row["data_scope"] is not None)
     permissions, scope = rights(bool(token["is_superuser"]), roles)
-    return Viewer(token["user_id"], token["team_id"], permissions, scope, token_id=token["id"])
+    viewer = Viewer(token["user_id"], token["team_id"], permissions, scope, token_id=token["id"])
+    return viewer, token.get("stamp")

@@ -10,6 +10,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.access import AccessMutations, AccessQueries
 from schema.audit import AuditQueries
+from schema.authentication import CheckBearer
 from schema.churn import ChurnQueries
 from schema.compiler import CompiledReads
 from schema.complaints import ComplaintMutations, ComplaintQueries
@@ -66,6 +67,7 @@ def build_schema(
         partial(ParserCache, maxsize=256),
         partial(QueryLimits, max_cost=max_cost, max_depth=max_depth, max_aliases=max_aliases),
         CompiledReads,
+        CheckBearer,
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

@@ -26,8 +26,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from models import db
+from models.bearer import Bearer, StaleBearer, bearer
 from models.scope import Scope
-from models.tokens import viewer_for_token
 from schema.context import Context
 from schema.masking import mask
 from server import i18n
@@ -179,10 +179,20 @@ class GraphQLEndpoint:
         else:
             raise RequestError(405, "Use GET for queries or POST.", {"allow": "GET, POST"})
 
-        scope = await _scope(request)
         base_url = self.settings.public_url or str(request.base_url)
         language = i18n.negotiate(request.headers.get("accept-language"))
-        results = [await self._execute(op, allowed, request_id, media, scope, base_url, language) for op in operations]
+
+        async def answer(fresh: bool) -> list[tuple[int, dict[str, Any]]]:
+            scope, token = await _scope(request, fresh)
+            results = [await self._execute(op, allowed, request_id, media, scope, token, base_url, language) for op in operations]
+            if token is not None:
+                await token.check()  # nothing ran (every operation was refused before it could): the 401 still comes first
+            return results
+
+        try:
+            results = await answer(fresh=False)
+        except StaleBearer:  # raised before anything ran for the remembered token
+            results = await answer(fresh=True)
         if batch:
             return Response(_dumps([body for _, body in results]), media_type=f"{media}; charset=utf-8")
         status, body = results[0]
@@ -223,11 +233,11 @@ class GraphQLEndpoint:
         return body
 
     async def _execute(
-        self, operation: Operation, allowed: set[OperationType], request_id: str, media: str, scope: Scope, base_url: str,
-        language: str,
+        self, operation: Operation, allowed: set[OperationType], request_id: str, media: str, scope: Scope,
+        token: Bearer | None, base_url: str, language: str,
     ) -> tuple[int, dict[str, Any]]:
         context = Context(scope=scope, request_id=request_id, base_url=base_url, language=language,
-                          compiled=self.settings.compiled_reads)
+                          compiled=self.settings.compiled_reads, bearer=token)
         try:
             result = await self.schema.execute(
                 operation.query,
@@ -247,7 +257,9 @@ class GraphQLEndpoint:
         except MissingQueryError:
             raise RequestError(400, "The request has no `query` string.") from None
         for error in result.errors or ():
-            if error.original_error is not None and db.unavailable(error.original_error):
+            if isinstance(error.original_error, StaleBearer) or (
+                error.original_error is not None and db.unavailable(error.original_error)
+            ):
                 raise error.original_error
         return self._status(result, media), self._body_of(result, request_id)
 
@@ -272,19 +284,20 @@ class GraphQLEndpoint:
         return body
 
 
-async def _scope(request: Request) -> Scope:
-    """The caller's scope from ``Authorization: Bearer``; anonymous without the header."""
+async def _scope(request: Request, fresh: bool) -> tuple[Scope, Bearer | None]:
+    """The caller's scope and token from ``Authorization: Bearer`` (remembered unless ``fresh``);
+    anonymous without the header."""
     client_ip = request.client.host if request.client else None
     header = request.headers.get("authorization")
     if header is None:
-        return Scope.anonymous(client_ip)
+        return Scope.anonymous(client_ip), None
     kind, _, secret = header.partition(" ")
-    viewer = await viewer_for_token(secret.strip()) if kind.lower() == "bearer" else None
-    if viewer is None:
+    token = await bearer(secret.strip(), fresh) if kind.lower() == "bearer" else None
+    if token is None:
         raise RequestError(
             401, "The bearer token is unknown, revoked or expired.", {"www-authenticate": "Bearer"}, "UNAUTHENTICATED"
         )
-    return await Scope.for_viewer(viewer, client_ip)
+    return await Scope.for_viewer(token.viewer, client_ip), token
 
 
 def _formatted(error: GraphQLError) -> dict[str, Any]:

@@ -65,3 +65,31 @@ async def test_the_reset_rolls_back_what_is_left_open():
     await transaction.start()
     await timed._pool.release(connection)
     assert not raw.is_closed() and not raw.is_in_transaction()
+
+
+async def _plan_mode() -> str:
+    return (await db.connection().execute_query_dict("SHOW plan_cache_mode"))[0]["plan_cache_mode"]
+
+
+async def test_generic_plans_are_for_the_statements_that_ask_and_the_connection_switches_back(gql, monkeypatch):
+    if db.dialect() != "postgres":
+        pytest.skip("PostgreSQL's plan cache")
+    async with db.one_connection():
+        assert await _plan_mode() == "force_custom_plan"
+        async with db.generic_plans():
+            assert await _plan_mode() == "auto"
+            assert await _plan_mode() == "auto"
+        assert await _plan_mode() == "force_custom_plan"  # a search after a compiled read plans for its values
+    # A compiled read without a filter asks for them; with a filter (a search, a segment) it does not.
+    seen = []
+    real = db._plan_mode
+
+    async def watched(connection):
+        seen.append(db._generic_wanted.get())
+        await real(connection)
+
+    monkeypatch.setattr(db, "_plan_mode", watched)
+    await gql.data("{ customers(first: 2) { edges { node { name } } } }")
+    assert seen[-1] is True
+    await gql.data('{ customers(first: 2, filter: {search: "甲"}) { edges { node { name } } } }')
+    assert seen[-1] is False

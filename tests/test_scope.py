@@ -176,7 +176,8 @@ NOT_CUSTOMER_READS = {
         "a write to staff, teams, roles or tokens (test_delegation.py)",
     ),
     **dict.fromkeys(
-        ["access.authenticate", "access.viewer_of", "tokens.viewer_for_token", "sessions.start_session",
+        ["access.authenticate", "access.viewer_of", "tokens.viewer_for_token", "tokens.read_token", "bearer.bearer",
+         "sessions.start_session",
          "sessions.viewer_for_session", "sessions.end_session", "sessions.revoke_user_sessions"],
         "signing in: who the caller is, before there is a scope",
     ),
