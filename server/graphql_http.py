@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -111,9 +112,21 @@ def _operation(params: Any) -> Operation:
     return Operation(query, variables, name or None, extensions)
 
 
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(text)
+    return number
+
+
+def _refused(constant: str) -> Any:
+    raise ValueError(constant)
+
+
 def _loads(text: str | bytes, what: str) -> Any:
+    """JSON as RFC 8259 has it: no NaN, no Infinity, no number too large for a float."""
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=_finite, parse_constant=_refused)
     except RecursionError:
         raise RequestError(400, f"{what} is nested too deeply.") from None
     except ValueError:
@@ -184,7 +197,12 @@ class GraphQLEndpoint:
 
         async def answer(fresh: bool) -> list[tuple[int, dict[str, Any]]]:
             scope, token = await _scope(request, fresh)
-            results = [await self._execute(op, allowed, request_id, media, scope, token, base_url, language) for op in operations]
+            try:
+                results = [await self._execute(op, allowed, request_id, media, scope, token, base_url, language) for op in operations]
+            except RequestError:
+                if token is not None:
+                    await token.check()  # a refused request still answers 401 first for a token that no longer holds
+                raise
             if token is not None:
                 await token.check()  # nothing ran (every operation was refused before it could): the 401 still comes first
             return results

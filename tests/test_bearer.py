@@ -59,6 +59,23 @@ async def test_a_token_revoked_elsewhere_fails_on_the_next_request(seller, query
     assert response.status_code == 401 and response.json() == UNAUTHENTICATED
 
 
+@pytest.mark.parametrize(
+    ("request_kwargs", "method"),
+    [
+        ({"json": {"query": "query A { me { id } } query B { me { id } }"}}, "POST"),
+        ({"json": {"query": "{ me { id } }", "operationName": "Nope"}}, "POST"),
+        ({"json": {"query": "subscription { me { id } }"}}, "POST"),
+        ({"params": {"query": 'mutation { createCustomer(input: {name: "李娜"}) { customer { id } } }'}}, "GET"),
+    ],
+    ids=["two-operations-unnamed", "unknown-operation", "subscription", "mutation-over-get"],
+)
+async def test_a_refused_request_with_a_revoked_token_is_a_401(seller, request_kwargs, method):
+    http, _, token = seller
+    await _behind_the_back("UPDATE api_token SET revoked_at = now() WHERE id = $1", token.id)
+    response = await http.request(method, "/graphql", **request_kwargs)
+    assert response.status_code == 401 and response.json() == UNAUTHENTICATED
+
+
 async def test_a_mutation_with_a_revoked_token_changes_nothing(seller):
     http, _, token = seller
     await _behind_the_back("UPDATE api_token SET revoked_at = now() WHERE id = $1", token.id)

@@ -324,10 +324,14 @@ async def test_a_single_anonymous_operation_runs_with_a_null_operation_name(clie
         (b"[]", 400, "at least one"),
         (b"[1, 2]", 400, "JSON object"),
         (json.dumps([{"query": "{ __typename }"}] * 11).encode(), 413, "at most 10"),
+        (b'{"query": "query($n: Float) { __typename }", "variables": {"n": NaN}}', 400, "not valid JSON"),
+        (b'{"query": "query($n: Float) { __typename }", "variables": {"n": -Infinity}}', 400, "not valid JSON"),
+        (b'{"query": "query($n: Float) { __typename }", "variables": {"n": 1e400}}', 400, "not valid JSON"),
     ],
     ids=[
         "number", "string", "null", "boolean", "truncated", "empty", "invalid-utf8", "deep-open",
         "deep-closed", "deep-variables", "empty-batch", "batch-of-numbers", "batch-over-limit",
+        "nan", "infinity", "float-overflow",
     ],
 )
 async def test_a_hostile_body_is_a_4xx_with_a_json_error_never_a_500(client, raw, status, says):
