@@ -38,7 +38,9 @@ __all__ = [
 ]
 
 _SECRET_FIELDS = frozenset({"password", "password_hash", "token_hash", "key_hash"})
-CUSTOMER_DATA = frozenset({"churn_alert", "complaint", "customer", "customer_link", "follow_up", "interaction", "order"})
+CUSTOMER_DATA = frozenset({
+    "churn_alert", "complaint", "customer", "customer_link", "follow_up", "interaction", "order", "points_entry",
+})
 """Entity types whose events are about a customer's data: recorded with the customer's id."""
 ENTITY_TYPES = (
     *sorted(CUSTOMER_DATA), "user", "role", "team", "api_token", "admin_session", "sla_policy", "working_calendar",

@@ -40,6 +40,7 @@ MODEL_MODULES = [
     "models.settings",
     "models.pool",
     "models.saved_segments",
+    "models.loyalty",
 ]
 
 

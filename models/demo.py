@@ -550,10 +550,10 @@ _DEMO_TEAMS = (("华东 East", None), ("上海 Shanghai", 0), ("华南 South", N
 _DEMO_ROLES = (
     ("Sales", "Works the customers of their own team and sub-teams", DataScope.TEAM_AND_SUBTEAMS,
      ["customer.read", "customer.create", "customer.update", "customer.claim", "interaction.create", "order.create",
-      "complaint.read", "complaint.create"]),
-    ("Service", "Answers every customer, sees contact details, works complaints", DataScope.ALL,
+      "order.update", "loyalty.redeem", "complaint.read", "complaint.create"]),
+    ("Service", "Answers every customer, sees contact details, works complaints, puts points right", DataScope.ALL,
      ["customer.read", "customer.pii", "interaction.create", "complaint.read", "complaint.create", "complaint.handle",
-      "complaint.assign"]),
+      "complaint.assign", "loyalty.redeem", "loyalty.adjust"]),
     ("Analyst", "Reads every customer, masked", DataScope.ALL, ["customer.read"]),
 )
 

@@ -22,6 +22,7 @@ class ErrorCode(str, Enum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     INVALID_TRANSITION = "invalid_transition"
     TAKEN = "taken"
+    INSUFFICIENT_POINTS = "insufficient_points"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from models import loyalty
 from models.audit import record
 from models.customers import customers_by_ids
 from models.errors import DomainError, ErrorCode, FieldError
@@ -37,6 +38,7 @@ __all__ = [
     "paid",
     "orders_pages",
     "record_order",
+    "change_order_status",
 ]
 
 
@@ -120,7 +122,63 @@ async def record_order(scope: Scope, customer_id: int, data: dict[str, Any]) -> 
         order = await Order.create(customer_id=customer_id, using_db=connection, **times, **values)
         await record(scope, "order.create", "order", order.id,
                      after={"customer_id": customer_id, **times, **values}, connection=connection, customer_id=customer_id)
-    return {column: getattr(order, column) for column in COLUMNS}
+        row = {column: getattr(order, column) for column in COLUMNS}
+        if order.status is OrderStatus.PAID:
+            await loyalty.on_paid(connection, row)
+    return row
+
+
+_TRANSITIONS = {
+    OrderStatus.PENDING: (OrderStatus.PAID, OrderStatus.CANCELLED),
+    OrderStatus.PAID: (OrderStatus.REFUNDED,),
+}
+"""Where an order may go from where it stands: a payment, a cancellation, a refund."""
+
+
+@requires("order.update", "customer.read")
+async def change_order_status(scope: Scope, order_id: int, status: Any, paid_at: Any = None) -> dict[str, Any]:
+    """A visible customer's order paid (earning its points and, on a first payment, the referral
+    rewards), cancelled, or refunded (taking them back). One change wins when two race."""
+    status = clean_choice(status, OrderStatus, "status", required=True)
+    now = datetime.now(UTC)
+    paid_at = clean_utc(paid_at, "paidAt")
+    if paid_at is not None and status is not OrderStatus.PAID:
+        raise DomainError.single("paidAt", "only a payment has a payment time.", ErrorCode.INVALID)
+    async with in_transaction() as connection:
+        found = await orders_by_ids(scope, [order_id])
+        if order_id not in found:
+            raise DomainError.single("id", "no such order.", ErrorCode.NOT_FOUND)
+        before = found[order_id]
+        was = OrderStatus(before["status"])
+        if status not in _TRANSITIONS.get(was, ()):
+            raise DomainError.single(
+                "status", f"a {was.value} order cannot become {status.value}.", ErrorCode.INVALID_TRANSITION,
+            )
+        changes: dict[str, Any] = {"status": status}
+        if status is OrderStatus.PAID:
+            paid_at = paid_at or now
+            if paid_at > now + timedelta(minutes=5) or paid_at < before["placed_at"]:
+                raise DomainError.single("paidAt", "the payment must fall between the order and now.", ErrorCode.INVALID)
+            changes["paid_at"] = paid_at
+        q = Query()
+        sets = ", ".join(f"{column} = {q.param(value.value if isinstance(value, Enum) else value)}" for column, value in changes.items())
+        won = await connection.execute_query_dict(
+            f"UPDATE orders SET {sets} WHERE id = {q.param(order_id)} AND status = {q.param(was.value)} RETURNING id", q.params,
+        )
+        if not won:
+            raise DomainError.single("status", "the order was changed at the same time; read it again.", ErrorCode.INVALID_TRANSITION)
+        after = before | {key: value.value if isinstance(value, Enum) else value for key, value in changes.items()}
+        await record(scope, f"order.{status.value}", "order", order_id, before=_audited(before), after=_audited(after),
+                     connection=connection, customer_id=before["customer_id"])
+        if status is OrderStatus.PAID:
+            await loyalty.on_paid(connection, after)
+        elif status is OrderStatus.REFUNDED:
+            await loyalty.on_refunded(connection, after)
+    return after
+
+
+def _audited(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: row[key] for key in ("customer_id", "status", "paid_at")}
 
 
 def _source(scope: Scope, q: Query, customer_ids: list[int]) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from models import churn, follow_ups, pool, segments, settings
+from models import churn, follow_ups, loyalty, pool, segments, settings
 from models.audit import record
 from models.errors import DomainError, ErrorCode
 from models.scope import Scope, requires
@@ -29,6 +29,7 @@ SECTIONS: dict[str, type] = {
     "churn": churn.Rules,
     "follow_ups": follow_ups.Recurrence,
     "pool": pool.Rules,
+    "loyalty": loyalty.Rules,
 }
 """Each section of the rules by name, in the order the admin shows them."""
 

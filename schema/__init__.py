@@ -20,6 +20,7 @@ from schema.follow_ups import FollowUpMutations, FollowUpQueries
 from schema.graph import GraphMutations
 from schema.interactions import InteractionMutations
 from schema.limits import QueryLimits
+from schema.loyalty import LoyaltyMutations
 from schema.nodes import NodeQueries
 from schema.orders import OrderMutations
 from schema.pool import PoolMutations, PoolQueries
@@ -45,6 +46,7 @@ class Query(
 class Mutation(
     AccessMutations, CustomerMutations, GraphMutations, InteractionMutations, OrderMutations, StaffMutations,
     TokenMutations, ComplaintMutations, FollowUpMutations, SavedSegmentMutations, PoolMutations, RulesMutations,
+    LoyaltyMutations,
 ):
     pass
 

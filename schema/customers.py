@@ -29,6 +29,7 @@ from schema.relay import PAGE_ARGS_DOC, Connection, Node, child_connection, conn
 if TYPE_CHECKING:
     from schema.complaints import Complaint
     from schema.follow_ups import FollowUp
+    from schema.loyalty import Loyalty, PointsEntry
     from schema.pool import PoolEvent
     from schema.segments import Segment
 
@@ -44,6 +45,8 @@ ComplaintRef = Annotated["Complaint", strawberry.lazy("schema.complaints")]
 FollowUpRef = Annotated["FollowUp", strawberry.lazy("schema.follow_ups")]
 SegmentRef = Annotated["Segment", strawberry.lazy("schema.segments")]
 PoolEventRef = Annotated["PoolEvent", strawberry.lazy("schema.pool")]
+LoyaltyRef = Annotated["Loyalty", strawberry.lazy("schema.loyalty")]
+PointsEntryRef = Annotated["PointsEntry", strawberry.lazy("schema.loyalty")]
 
 
 def _arg(name: str) -> Any:
@@ -248,6 +251,26 @@ class Customer(Node):
         loaders = info.context.loaders
         return await child_connection(loaders.follow_ups, loaders.follow_up_count, self.pk, page_args(first, after, last, before), FollowUp.from_row)
 
+    @strawberry.field(description="The customer's loyalty points and membership level.")
+    async def loyalty(self, info: Info) -> LoyaltyRef:
+        from schema.loyalty import Loyalty  # noqa: F811 (loyalty imports this module)
+
+        return Loyalty.of(self.pk, await info.context.loaders.loyalty.load(self.pk))
+
+    @strawberry.field(description="The customer's points ledger, newest entry first.")
+    async def points_ledger(
+        self,
+        info: Info,
+        first: Annotated[int | None, _arg("first")] = None,
+        after: Annotated[str | None, _arg("after")] = None,
+        last: Annotated[int | None, _arg("last")] = None,
+        before: Annotated[str | None, _arg("before")] = None,
+    ) -> Connection[PointsEntryRef]:
+        from schema.loyalty import PointsEntry  # noqa: F811 (loyalty imports this module)
+
+        loaders = info.context.loaders
+        return await child_connection(loaders.points_ledger, loaders.points_count, self.pk, page_args(first, after, last, before), PointsEntry.from_row)
+
     @strawberry.field(description="How many paid orders the customer has (refunded and cancelled ones do not count).")
     async def order_count(self, info: Info) -> int:
         return (await info.context.loaders.order_summary.load((self.pk,))).paid_count
@@ -278,7 +301,7 @@ _FIELD_COLUMNS = {
 }
 _BY_ID = frozenset({
     "id", "__typename", "tags", "referrals", "referralTree", "referralStats", "links", "interactions", "orders",
-    "orderCount", "lifetimeValue", "lastOrderAt", "complaints", "followUps", "segment", "poolEvents",
+    "orderCount", "lifetimeValue", "lastOrderAt", "complaints", "followUps", "segment", "poolEvents", "loyalty", "pointsLedger",
 })
 
 

@@ -19,6 +19,7 @@ from models import (
     follow_ups,
     graph,
     interactions,
+    loyalty,
     orders,
     pool,
     saved_segments,
@@ -240,3 +241,23 @@ class Loaders:
     @cached_property
     def saved_segment(self) -> DataLoader:
         return self._by_id(saved_segments.saved_segments_by_ids)
+
+    @cached_property
+    def loyalty(self) -> DataLoader:
+        return self._by_id(loyalty.loyalty)
+
+    @cached_property
+    def level_changes(self) -> DataLoader:
+        return self._by_id(loyalty.level_changes)
+
+    @cached_property
+    def points_entry(self) -> DataLoader:
+        return self._by_id(loyalty.points_entries_by_ids)
+
+    @cached_property
+    def points_ledger(self) -> DataLoader:
+        return _grouped(self._scoped(loyalty.points_pages), _never)
+
+    @cached_property
+    def points_count(self) -> DataLoader:
+        return _grouped(self._scoped(loyalty.points_counts), lambda _: 0)

@@ -18,6 +18,7 @@ from schema.follow_ups import FollowUp
 from schema.graph import CustomerLink
 from schema.ids import from_global_id
 from schema.interactions import Interaction
+from schema.loyalty import PointsEntry
 from schema.orders import Order
 from schema.relay import Node
 from schema.saved_segments import SavedSegment
@@ -31,6 +32,7 @@ _TYPES: dict[str, type[Node]] = {
     node.__name__: node
     for node in (
         Customer, CustomerLink, Interaction, Order, Complaint, FollowUp, User, Role, Team, ApiToken, AuditEvent, SavedSegment,
+        PointsEntry,
     )
 }
 

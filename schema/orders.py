@@ -1,4 +1,4 @@
-"""Orders in GraphQL: the type, money, and recordOrder."""
+"""Orders in GraphQL: the type, money, recordOrder and changeOrderStatus."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from schema import customers as customer_types
 from schema.context import Info
 from schema.errors import UserError
 from schema.ids import to_global_id
-from schema.mutations import Idempotent, input_dict, payload
+from schema.mutations import Idempotent, change, input_dict, payload
 from schema.relay import Node
 
 if TYPE_CHECKING:
@@ -93,6 +93,21 @@ class RecordOrderPayload:
     errors: list[UserError] = strawberry.field(description="Why the input was refused; empty on success.")
 
 
+@strawberry.input(description="An order paid, cancelled or refunded.")
+class ChangeOrderStatusInput(Idempotent):
+    id: strawberry.ID = strawberry.field(description="The order.")
+    status: OrderStatus = strawberry.field(
+        description="PAID or CANCELLED from PENDING, REFUNDED from PAID; anything else is INVALID_TRANSITION."
+    )
+    paid_at: datetime | None = strawberry.field(default=None, description="PAID: when it was paid, between the order and now; now by default.")
+
+
+@strawberry.type(description="The result of changeOrderStatus.")
+class ChangeOrderStatusPayload:
+    order: Order | None = strawberry.field(description="The order after the change; null when refused.")
+    errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
+
+
 @strawberry.type
 class OrderMutations:
     @strawberry.mutation(description="Record an order; paid orders count towards lifetime value.")
@@ -105,3 +120,14 @@ class OrderMutations:
             return {"order": row}
 
         return await payload(RecordOrderPayload, run, info, input, orders.record_order)
+
+    @strawberry.mutation(
+        description=(
+            "Mark an order of a customer you see paid (earning its loyalty points and, on the customer's first payment, "
+            "their referrers' rewards), cancelled, or refunded (taking those points back). Needs order.update."
+        )
+    )
+    async def change_order_status(
+        self, info: Info, input: Annotated[ChangeOrderStatusInput, strawberry.argument(description="Which order, and where it goes.")]
+    ) -> ChangeOrderStatusPayload:
+        return await change(ChangeOrderStatusPayload, info, input, orders.change_order_status, lambda: (input.status, input.paid_at))

@@ -1,4 +1,4 @@
-"""The rules for whom to call in GraphQL: tiers, churn, follow-up recurrence, the public pool, exchange rates.
+"""The rules for whom to call in GraphQL: tiers, churn, follow-up recurrence, the public pool, loyalty, exchange rates.
 
 Each section's type and input are made from its settings (models/rules.py), so that a new
 setting is in the API, with its description, once it is in the model.
@@ -25,6 +25,7 @@ _TITLES = {
     "churn": ("ChurnRules", "When a customer counts as at risk of churning."),
     "follow_ups": ("FollowUpRecurrence", "When the next follow-up is due, by tier, once one is done."),
     "pool": ("PoolRules", "When customers go back to their team's public pool, and how many one may claim a day."),
+    "loyalty": ("LoyaltyRules", "How points are earned, rewarded two levels up, kept, and turned into membership levels."),
 }
 
 
@@ -57,9 +58,11 @@ def _section_input(section: str) -> type:
 
 _TYPES = {section: _section_type(section) for section in rules.SECTIONS}
 _INPUTS = {section: _section_input(section) for section in rules.SECTIONS}
-SegmentRules, ChurnRules, FollowUpRecurrence, PoolRules = (_TYPES[s] for s in ("segments", "churn", "follow_ups", "pool"))
-SegmentRulesInput, ChurnRulesInput, FollowUpRecurrenceInput, PoolRulesInput = (
-    _INPUTS[s] for s in ("segments", "churn", "follow_ups", "pool")
+SegmentRules, ChurnRules, FollowUpRecurrence, PoolRules, LoyaltyRules = (
+    _TYPES[s] for s in ("segments", "churn", "follow_ups", "pool", "loyalty")
+)
+SegmentRulesInput, ChurnRulesInput, FollowUpRecurrenceInput, PoolRulesInput, LoyaltyRulesInput = (
+    _INPUTS[s] for s in ("segments", "churn", "follow_ups", "pool", "loyalty")
 )
 
 
@@ -69,6 +72,7 @@ class Rules:
     churn: ChurnRules = strawberry.field(description="When a customer counts as at risk.")
     follow_ups: FollowUpRecurrence = strawberry.field(description="When the next follow-up is due, by tier.")
     pool: PoolRules = strawberry.field(description="The public pool's release periods and claim limit.")
+    loyalty: LoyaltyRules = strawberry.field(description="Points per yuan, referral rewards, expiry and membership levels.")
 
     @classmethod
     def from_sections(cls, sections: dict[str, Any]) -> Rules:
@@ -84,7 +88,7 @@ class ExchangeRate:
 
 @strawberry.type
 class RulesQueries:
-    @strawberry.field(description="The rules for whom to call in force: tiers, churn, follow-up recurrence, the public pool.")
+    @strawberry.field(description="The rules in force: tiers, churn, follow-up recurrence, the public pool, loyalty.")
     async def rules(self, info: Info) -> Rules:
         return Rules.from_sections(await or_bad_input(rules.rules(info.context.scope)))
 
@@ -99,6 +103,7 @@ class UpdateRulesInput(Idempotent):
     churn: ChurnRulesInput | None = strawberry.field(default=None, description="Churn early-warning rules.")
     follow_ups: FollowUpRecurrenceInput | None = strawberry.field(default=None, description="Follow-up recurrence by tier.")
     pool: PoolRulesInput | None = strawberry.field(default=None, description="Public pool release periods and claim limit.")
+    loyalty: LoyaltyRulesInput | None = strawberry.field(default=None, description="Points, referral rewards, expiry and levels.")
 
 
 @strawberry.type(description="The result of updateRules.")

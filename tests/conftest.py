@@ -35,7 +35,7 @@ POSTGRES_URL = os.environ.get("KEHU_TEST_POSTGRES_URL", "postgres://postgres@127
 TEST_SECRET = "a test secret of at least thirty-two characters"
 TABLES = (
     "notification", "survey_answer", "complaint", "complaint_sequence", "complaint_category", "sla_policy",
-    "calendar_day", "working_hours", "setting", "pool_claim", "saved_segment", "follow_up", "churn_alert", "segment_change", "customer_segment", "exchange_rate", "customer_link", "customer_tag", "interaction", "orders", "customer",
+    "calendar_day", "working_hours", "loyalty_sweep", "level_change", "membership", "setting", "pool_claim", "saved_segment", "follow_up", "churn_alert", "segment_change", "customer_segment", "exchange_rate", "customer_link", "customer_tag", "interaction", "orders", "customer",
     "idempotency_key", "admin_session", "api_token", "user_role", "staff_user", "role", "team",
 )
 
@@ -114,7 +114,7 @@ async def clean_db(database: str) -> str:
 async def empty_database() -> None:
     """Delete every row; self-references first, or a sub-team (ON DELETE RESTRICT) stops the DELETE."""
     connection = db.connection()
-    for table in ("audit_event", "complaint_event"):
+    for table in ("audit_event", "complaint_event", "points_entry"):
         await _empty_append_only(connection, table)
     await connection.execute_script("UPDATE customer SET referrer_id = NULL")
     await connection.execute_script("UPDATE team SET parent_id = NULL, lead_id = NULL")

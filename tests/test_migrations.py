@@ -74,6 +74,11 @@ HAND_WRITTEN = {
     }),
     "notification_unread": ("notification", ("user_id", "created_at"), ("user_id", "created_at"), False, "read_at is null"),
     "churn_alert_open": ("churn_alert", ("customer_id",), ("customer_id",), True, "status = 'open'"),
+    "points_earned_once": ("points_entry", ("order_id",), ("order_id",), True, "kind = 'earn'"),
+    "points_referral_once": ("points_entry", ("referred_id", "level"), ("referred_id", "level"), True, "kind = 'referral'"),
+    "points_reversed_once": ("points_entry", ("reverses_id",), ("reverses_id",), True, "kind = 'reversal'"),
+    "points_by_order": ("points_entry", ("order_id",), ("order_id",), False, "order_id is not null"),
+    "points_expiring": ("points_entry", ("expires_at",), ("expires_at",), False, "points > 0"),
 }
 
 

@@ -23,7 +23,19 @@ from typing import Any
 import pytest
 
 import models
-from models import complaints, customers, follow_ups, graph, interactions, orders, pool, segments, surveys
+from models import (
+    complaints,
+    customers,
+    follow_ups,
+    graph,
+    interactions,
+    loyalty,
+    orders,
+    pool,
+    segments,
+    settings,
+    surveys,
+)
 from models.access import User, viewer_of
 from models.audit import AuditEvent, AuditFilter
 from models.complaints import ComplaintFilter, ComplaintOrder
@@ -54,6 +66,7 @@ class Side:
     complaint: int
     reference: str
     follow_up: int
+    points_entry: int
 
 
 @dataclass
@@ -90,8 +103,9 @@ async def _side(name: str, team: int, friend: int, referral_name: str, referral_
     await Customer.filter(id=customer).update(owner_id=assignee)
     await pool.release_customer(SYSTEM, customer)  # a move to the pool, on the customer's ownership timeline
     events = await AuditEvent.filter(customer_id=customer).values_list("id", flat=True)
+    points_entry = await loyalty.PointsEntry.get(customer_id=customer, order_id=order["id"])
     return Side(customer, interaction["id"], order["id"], link["id"], list(events), name, complaint["id"], complaint["reference"],
-                follow_up["id"])
+                follow_up["id"], points_entry.id)
 
 
 @pytest.fixture
@@ -108,6 +122,8 @@ async def world(clean_db) -> World:
     # West's customer referred someone in East, and is linked to East's 李娜: both visible, the referrer not.
     hidden = await _side("王芳", west, friend, "陈静", east, user["id"])
     await segments.recompute()
+    await settings.change(SYSTEM, {loyalty.Rules: {"silver_points": 50}})
+    await loyalty.sweep()  # both become SILVER members: a level change each
     return World(caller, visible, hidden)
 
 
@@ -151,6 +167,11 @@ READS: dict[str, Read] = {
     "segments.segments_by_customer": lambda f, s, x: f(s, [x.customer]),
     "segments.segment_history": lambda f, s, x: f(s, x.customer),
     "pool.pool_events": lambda f, s, x: f(s, [x.customer]),
+    "loyalty.loyalty": lambda f, s, x: f(s, [x.customer]),
+    "loyalty.level_changes": lambda f, s, x: f(s, [x.customer]),
+    "loyalty.points_pages": lambda f, s, x: f(s, [x.customer], ARGS),
+    "loyalty.points_counts": lambda f, s, x: f(s, [x.customer]),
+    "loyalty.points_entries_by_ids": lambda f, s, x: f(s, [x.points_entry]),
 }
 
 # Everything else in models/ that is a coroutine, and why it is no read of customer data.
@@ -158,7 +179,7 @@ NOT_CUSTOMER_READS = {
     **dict.fromkeys(
         ["customers.create_customer", "customers.update_customer", "customers.delete_customer",
          "graph.set_referrer", "graph.link_customers", "graph.unlink_customers",
-         "interactions.log_interaction", "orders.record_order"],
+         "interactions.log_interaction", "orders.record_order", "orders.change_order_status"],
         "a write: answers through customers_by_ids, a read listed above",
     ),
     **dict.fromkeys(
@@ -229,7 +250,15 @@ NOT_CUSTOMER_READS = {
         "a write to a customer of the caller's pool or scope, answering through customers_by_ids",
     ),
     **dict.fromkeys(
-        ["pool.sweep", "segments.refresh", "sweep.sweep"],
+        ["loyalty.redeem_points", "loyalty.adjust_points"],
+        "a write to the ledger of a customer the caller sees, answering through points_entries_by_ids",
+    ),
+    **dict.fromkeys(
+        ["loyalty.on_paid", "loyalty.on_refunded"],
+        "a write inside the transaction of a payment or refund of an order the caller sees; it answers nothing",
+    ),
+    **dict.fromkeys(
+        ["pool.sweep", "segments.refresh", "sweep.sweep", "loyalty.sweep"],
         "the system's sweep; what it changes is read through the reads above",
     ),
     **dict.fromkeys(
@@ -287,6 +316,11 @@ LOADER_KEYS: dict[str, Callable[[Side], Any]] = {
     "follow_up_count": lambda x: (x.customer,),
     "segment": lambda x: x.customer,
     "pool_events": lambda x: (x.customer,),
+    "loyalty": lambda x: x.customer,
+    "level_changes": lambda x: x.customer,
+    "points_entry": lambda x: x.points_entry,
+    "points_ledger": lambda x: (x.customer, ARGS),
+    "points_count": lambda x: (x.customer,),
 }
 # Loaders of what is no customer's data; what they lead to is read through the loaders above.
 OTHER_LOADERS = {"saved_segment"}
@@ -301,7 +335,7 @@ def nothing(value: Any) -> bool:
         return all(nothing(v) for v in value.values())
     if isinstance(value, list | tuple):
         return not value
-    if isinstance(value, ReferralStats | OrderSummary):
+    if isinstance(value, ReferralStats | OrderSummary | loyalty.Loyalty):
         return value == type(value)()
     return value in (0, None)
 

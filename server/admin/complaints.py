@@ -44,7 +44,8 @@ _QUEUE_SIZE = 25
 
 def labels() -> dict[str, dict[str, str]]:
     """How the values of the domain's lists (statuses, priorities, channels, timeline events, interaction
-    kinds, order statuses, sources, link kinds, follow-up statuses, tiers, stages) read, in the page's language."""
+    kinds, order statuses, sources, link kinds, follow-up statuses, tiers, stages, membership levels, points
+    entries) read, in the page's language."""
     return {
         "status": {
             "new": _("New"), "acknowledged": _("Acknowledged"), "in_progress": _("In progress"),
@@ -80,6 +81,11 @@ def labels() -> dict[str, dict[str, str]]:
         "stage": {
             "prospect": _("Prospect"), "new": _("New customer"), "active": _("Active"), "loyal": _("Loyal"),
             "at_risk": _("At risk"), "churned": _("Churned"),
+        },
+        "level": {"member": _("Member"), "silver": _("Silver"), "gold": _("Gold"), "platinum": _("Platinum")},
+        "points": {
+            "earn": _("Earned on an order"), "referral": _("Referral reward"), "adjust": _("Adjusted by hand"),
+            "redeem": _("Redeemed"), "expire": _("Expired"), "reversal": _("Taken back (refund)"),
         },
     }
 

@@ -25,6 +25,7 @@ from models.pagination import PageArgs
 from models.segments import Stage, Tier
 from models.staff import users_by_ids
 from server.admin.complaints import labels
+from server.admin.loyalty import loyalty_section
 from server.admin.pages import Admin, input_errors, page, parse_id, path_id, render
 from server.i18n import gettext as _
 from server.i18n import language
@@ -284,4 +285,5 @@ async def customer_page(admin: Admin) -> Response:
         "today": await business_today(),
         "pool_events": moves,
         "people": await users_by_ids(admin.scope, [row["actor_user_id"] for row in moves if row["actor_user_id"]]),
+        **await loyalty_section(admin, customer_id),
     }, admin=admin)

@@ -1,4 +1,4 @@
-"""The rules for whom to call in the admin (customer.configure): tiers, churn, recurrence, the pool, exchange rates.
+"""The rules in the admin (customer.configure): tiers, churn, recurrence, the pool, loyalty, exchange rates.
 
 One form a section, made from the section's settings (models/rules.py); a change is checked
 whole and kept whole, and a change of the tier rules recomputes every segment at once.
@@ -20,7 +20,7 @@ __all__ = ["edit", "set_rate", "update"]
 def _titles() -> dict[str, str]:
     return {
         "segments": _("Tiers and lifecycle stages"), "churn": _("Churn early warning"),
-        "follow_ups": _("Follow-up recurrence"), "pool": _("Public pool"),
+        "follow_ups": _("Follow-up recurrence"), "pool": _("Public pool"), "loyalty": _("Loyalty points and membership"),
     }
 
 
@@ -58,6 +58,16 @@ def _labels() -> dict[str, dict[str, str]]:
             "potential_days": _("A Potential customer goes to the pool after this many days without its owner's touch (empty: never)"),
             "dormant_days": _("A Dormant customer goes to the pool after this many days without its owner's touch (empty: never)"),
             "claims_per_day": _("The most customers one person may claim a day"),
+        },
+        "loyalty": {
+            "points_per_yuan": _("Points earned per yuan of a paid order (0: none)"),
+            "referral_points": _("Points to the referrer when a referred customer pays their first order (0: off)"),
+            "second_level_points": _("Points to the referrer's referrer then (0: off)"),
+            "expiry_days": _("Points expire this many days after they were earned (empty: never)"),
+            "notice_days": _("Points expiring within this many days are shown as expiring soon"),
+            "silver_points": _("Silver from this many points earned in the last 12 months"),
+            "gold_points": _("Gold from this many points earned in the last 12 months"),
+            "platinum_points": _("Platinum from this many points earned in the last 12 months"),
         },
     }
 

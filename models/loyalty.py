@@ -1,0 +1,526 @@
+"""Loyalty (忠诚度, 会员与积分): a points ledger per customer, referral rewards two levels up, membership levels.
+
+The ledger (``points_entry``) is append-only: database triggers refuse UPDATE and DELETE, as on
+the audit log. A correction is another entry, and the balance is the sum of the entries.
+
+Points are spent oldest first. What was earned forms lots, ordered by when they expire (then by
+entry), and every negative entry (a redemption, an expiry, a reversal, a deduction) takes from
+the first lots. So the unspent part of the lots expired by a time is one sum per customer:
+the positive entries expired by then plus every negative entry, when above zero. The sweep
+writes that off as one EXPIRE entry. A negative balance (a refund took back points already
+spent) is paid off by the next points earned, and blocks redemption until then.
+
+Each reward is written once, whatever runs at the same time. Partial unique indexes allow one
+EARN per order, one REFERRAL per referred customer and level, and one REVERSAL per entry.
+Redemptions and deductions lock the customer's row (PostgreSQL) before they read the balance,
+and so does the expiry sweep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from enum import Enum
+from typing import Any, ClassVar
+
+from tortoise import fields
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from models.audit import record
+from models.customers import customers_by_ids
+from models.errors import DomainError, ErrorCode
+from models.pagination import Page, PageArgs, SortKey, fetch_pages
+from models.scope import Scope, requires
+from models.segments import BASE_CURRENCY
+from models.settings import bounded, current
+from models.sql import Query, fetch
+from models.validation import clean_text
+
+__all__ = [
+    "EntryKind", "Level", "LevelChange", "Loyalty", "LoyaltySweep", "Membership", "PointsEntry", "Rules",
+    "adjust_points", "level_changes", "loyalty", "on_paid", "on_refunded", "points_entries_by_ids", "points_pages",
+    "points_counts", "redeem_points", "sweep",
+]
+
+MAX_POINTS = 100_000_000
+"""The most points one redemption or adjustment moves."""
+
+
+class EntryKind(str, Enum):
+    EARN = "earn"
+    REFERRAL = "referral"
+    ADJUST = "adjust"
+    REDEEM = "redeem"
+    EXPIRE = "expire"
+    REVERSAL = "reversal"
+
+
+_EARNED = ("earn", "referral", "adjust", "reversal")
+"""The kinds that count as points earned (for the membership level): spending and expiry do not."""
+
+
+class Level(str, Enum):
+    """Membership levels, lowest first."""
+
+    MEMBER = "member"
+    SILVER = "silver"
+    GOLD = "gold"
+    PLATINUM = "platinum"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How points are earned, rewarded, kept and turned into levels; an admin changes them (models/rules.py)."""
+
+    KEY: ClassVar[str] = "loyalty"
+    points_per_yuan: float = bounded(1.0, 0.0, 100.0, "Points earned per yuan (base currency) of a paid order (0: none)")
+    referral_points: int = bounded(100, 0, 1_000_000, "Points to the referrer when a referred customer pays their first order (0: off)")
+    second_level_points: int = bounded(50, 0, 1_000_000, "Points to the referrer's referrer then (0: off)")
+    expiry_days: int | None = bounded(365, 30, 3660, "Points expire this many days after they were earned (empty: never)", optional=True)
+    notice_days: int = bounded(30, 1, 365, "Points expiring within this many days are shown as expiring soon")
+    silver_points: int = bounded(1_000, 1, 100_000_000, "Silver (银卡) from this many points earned in the last 12 months")
+    gold_points: int = bounded(5_000, 1, 100_000_000, "Gold (金卡) from this many points earned in the last 12 months")
+    platinum_points: int = bounded(20_000, 1, 100_000_000, "Platinum (白金) from this many points earned in the last 12 months")
+
+    def problems(self) -> list[tuple[str, str]]:
+        said = []
+        if self.referral_points and self.second_level_points > self.referral_points:
+            said.append(("second_level_points", "must be at most the referrer's reward."))
+        if not self.silver_points < self.gold_points < self.platinum_points:
+            said.append(("gold_points", "levels need silver < gold < platinum points."))
+        return said
+
+    def level(self, earned: int) -> Level:
+        for level, threshold in ((Level.PLATINUM, self.platinum_points), (Level.GOLD, self.gold_points),
+                                 (Level.SILVER, self.silver_points)):
+            if earned >= threshold:
+                return level
+        return Level.MEMBER
+
+
+class PointsEntry(Model):
+    """One line of a customer's ledger, never changed once written."""
+
+    id = fields.BigIntField(primary_key=True)
+    customer = fields.ForeignKeyField("models.Customer", related_name="points_entries", on_delete=fields.RESTRICT)
+    kind = fields.CharEnumField(EntryKind, max_length=10)
+    points = fields.BigIntField(description="Signed: earned points are positive, spent ones negative.")
+    at = fields.DatetimeField()
+    expires_at = fields.DatetimeField(null=True)
+    order_id = fields.BigIntField(null=True, description="The order that earned it, or whose payment or refund caused it.")
+    referred_id = fields.BigIntField(null=True, description="REFERRAL: the referred customer whose first payment it rewards.")
+    level = fields.SmallIntField(null=True, description="REFERRAL: 1 for the referrer, 2 for the referrer's referrer.")
+    reverses_id = fields.BigIntField(null=True, description="REVERSAL: the entry it takes back.")
+    reason = fields.CharField(max_length=200, null=True)
+    by_user_id = fields.BigIntField(null=True, description="Who wrote it by hand (ADJUST, REDEEM).")
+
+    class Meta:
+        table = "points_entry"
+        indexes = (("customer_id", "id"), ("at",))
+        # Partial unique indexes (one EARN per order, one REFERRAL per customer and level, one
+        # REVERSAL per entry), the expiry index and the append-only triggers: migration 0021.
+
+
+class Membership(Model):
+    """A customer's membership level, as the sweep last drew it."""
+
+    id = fields.BigIntField(primary_key=True)
+    customer = fields.OneToOneField("models.Customer", related_name="membership", on_delete=fields.CASCADE)
+    level = fields.CharEnumField(Level, max_length=10)
+    since = fields.DatetimeField()
+
+    class Meta:
+        table = "membership"
+
+
+class LevelChange(Model):
+    """A promotion or demotion, with the points that decided it."""
+
+    id = fields.BigIntField(primary_key=True)
+    customer = fields.ForeignKeyField("models.Customer", related_name="level_changes", on_delete=fields.CASCADE)
+    at = fields.DatetimeField()
+    from_level = fields.CharEnumField(Level, max_length=10)
+    to_level = fields.CharEnumField(Level, max_length=10)
+    points = fields.BigIntField()
+
+    class Meta:
+        table = "level_change"
+        indexes = (("customer_id", "at"),)
+
+
+class LoyaltySweep(Model):
+    """How far the sweep has gone (one row): lots expired through ``expired_through``, levels
+    drawn at ``levelled_at`` (for everyone on that day's first sweep)."""
+
+    id = fields.SmallIntField(primary_key=True)
+    expired_through = fields.DatetimeField(null=True)
+    levelled_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "loyalty_sweep"
+
+
+COLUMNS = ("id", "customer_id", "kind", "points", "at", "expires_at", "order_id", "referred_id", "level", "reverses_id", "reason")
+_SELECT = ", ".join(f"p.{column}" for column in COLUMNS)
+_NEWEST = SortKey("p.id", "int", descending=True)
+
+
+@dataclass
+class Loyalty:
+    """A customer's points and level as the ledger has them now."""
+
+    balance: int = 0
+    level: Level = Level.MEMBER
+    earned_12m: int = 0
+    expiring_soon: list[tuple[date, int]] = field(default_factory=list)
+
+
+# --- writing the ledger ----------------------------------------------------------------------
+
+
+async def _append(connection, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Append ``entries``; an entry a unique index already holds is skipped. The entries written."""
+    written = []
+    for entry in entries:
+        q = Query()
+        columns = list(entry)
+        rows = await connection.execute_query_dict(
+            f"INSERT INTO points_entry ({', '.join(columns)}) VALUES ({', '.join(q.param(entry[c]) for c in columns)})"
+            " ON CONFLICT DO NOTHING RETURNING id",
+            q.params,
+        )
+        if rows:
+            written.append(entry | {"id": rows[0]["id"]})
+    return written
+
+
+def _expires(rules: Rules, at: datetime) -> datetime | None:
+    return None if rules.expiry_days is None else at + timedelta(days=rules.expiry_days)
+
+
+async def _in_base(connection, amount: Decimal, currency: str) -> Decimal | None:
+    """``amount`` in the base currency; None when no rate says what ``currency`` is worth."""
+    if currency == BASE_CURRENCY:
+        return amount
+    q = Query()
+    rows = await connection.execute_query_dict(f"SELECT rate FROM exchange_rate WHERE currency = {q.param(currency)}", q.params)
+    return amount * Decimal(str(rows[0]["rate"])) if rows else None
+
+
+async def on_paid(connection, order: dict[str, Any], at: datetime | None = None) -> None:
+    """What a payment earns, in the payment's transaction: the order's points, and when it is the
+    customer's first paid order, the rewards of their referrer and their referrer's referrer."""
+    at = at or datetime.now(UTC)
+    rules = await current(Rules)
+    expires_at = _expires(rules, at)
+    entries = []
+    base = await _in_base(connection, Decimal(str(order["amount"])), order["currency"])
+    points = 0 if base is None else int((base * Decimal(str(rules.points_per_yuan))).to_integral_value(ROUND_FLOOR))
+    if points > 0:
+        entries.append({"customer_id": order["customer_id"], "kind": EntryKind.EARN.value, "points": points, "at": at,
+                        "expires_at": expires_at, "order_id": order["id"]})
+    q = Query()
+    chain = await connection.execute_query_dict(
+        "SELECT c1.id AS first, c2.id AS second FROM customer c0"
+        " JOIN customer c1 ON c1.id = c0.referrer_id AND c1.deleted_at IS NULL"
+        " LEFT JOIN customer c2 ON c2.id = c1.referrer_id AND c2.deleted_at IS NULL AND c2.id <> c0.id"
+        f" WHERE c0.id = {q.param(order['customer_id'])} AND NOT EXISTS (SELECT 1 FROM orders o"
+        f" WHERE o.customer_id = c0.id AND o.id <> {q.param(order['id'])} AND o.status IN ('paid', 'refunded'))",
+        q.params,
+    )
+    if chain:
+        for level, (referrer, reward) in enumerate(
+            ((chain[0]["first"], rules.referral_points), (chain[0]["second"], rules.second_level_points)), start=1
+        ):
+            if referrer is not None and reward > 0:
+                entries.append({"customer_id": referrer, "kind": EntryKind.REFERRAL.value, "points": reward, "at": at,
+                                "expires_at": expires_at, "order_id": order["id"], "referred_id": order["customer_id"],
+                                "level": level})
+    await _append(connection, entries)
+
+
+async def on_refunded(connection, order: dict[str, Any], at: datetime | None = None) -> None:
+    """Take back, in the refund's transaction, the points the order earned and the referral rewards
+    its payment triggered. A balance that no longer covers them goes negative."""
+    at = at or datetime.now(UTC)
+    q = Query()
+    earned = await connection.execute_query_dict(
+        f"SELECT p.id, p.customer_id, p.points FROM points_entry p WHERE p.order_id = {q.param(order['id'])}"
+        " AND p.kind IN ('earn', 'referral')"
+        " AND NOT EXISTS (SELECT 1 FROM points_entry r WHERE r.kind = 'reversal' AND r.reverses_id = p.id) ORDER BY p.id",
+        q.params,
+    )
+    await _append(connection, [
+        {"customer_id": row["customer_id"], "kind": EntryKind.REVERSAL.value, "points": -row["points"], "at": at,
+         "order_id": order["id"], "reverses_id": row["id"]}
+        for row in earned
+    ])
+
+
+async def _locked_balance(connection, customer_id: int) -> int:
+    """The customer's balance, their row locked until the transaction ends (PostgreSQL; SQLite writes one at a time)."""
+    q = Query()
+    if q.dialect != "sqlite":
+        await connection.execute_query(f"SELECT id FROM customer WHERE id = {q.param(customer_id)} FOR UPDATE", q.params)
+        q = Query()
+    rows = await connection.execute_query_dict(
+        f"SELECT COALESCE(SUM(points), 0) AS balance FROM points_entry WHERE customer_id = {q.param(customer_id)}", q.params,
+    )
+    return int(rows[0]["balance"])
+
+
+def _clean_points(value: Any, *, signed: bool) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DomainError.single("points", "points must be a whole number.", ErrorCode.INVALID)
+    if value == 0 or abs(value) > MAX_POINTS or (value < 0 and not signed):
+        what = f"from 1 to {MAX_POINTS:,}" if not signed else f"from -{MAX_POINTS:,} to {MAX_POINTS:,}, not 0"
+        raise DomainError.single("points", f"points must be {what}.", ErrorCode.INVALID)
+    return value
+
+
+async def _write_by_hand(scope: Scope, customer_id: int, kind: EntryKind, points: int, reason: str | None) -> dict[str, Any]:
+    at = datetime.now(UTC)
+    async with in_transaction() as connection:
+        if customer_id not in await customers_by_ids(scope, [customer_id], ("id",)):
+            raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
+        if points < 0:
+            balance = await _locked_balance(connection, customer_id)
+            if balance < -points:
+                raise DomainError.single(
+                    "points", f"the balance is {balance} points: it does not cover {-points}.", ErrorCode.INSUFFICIENT_POINTS,
+                )
+        expires_at = _expires(await current(Rules), at) if points > 0 else None
+        entry = {"customer_id": customer_id, "kind": kind.value, "points": points, "at": at, "expires_at": expires_at,
+                 "reason": reason, "by_user_id": scope.viewer.user_id if scope.viewer else None}
+        (written,) = await _append(connection, [entry])
+        await record(scope, f"loyalty.{kind.value}", "points_entry", written["id"],
+                     after={"kind": kind.value, "points": points, "reason": reason}, connection=connection, customer_id=customer_id)
+    return (await points_entries_by_ids(scope, [written["id"]]))[written["id"]]
+
+
+@requires("loyalty.redeem", "customer.read")
+async def redeem_points(scope: Scope, customer_id: int, points: Any, reason: Any) -> dict[str, Any]:
+    """Spend ``points`` of a visible customer's balance, oldest first; INSUFFICIENT_POINTS (and
+    nothing written) when the balance does not cover them."""
+    points = _clean_points(points, signed=False)
+    reason = clean_text(reason, "reason", max_length=200, required=True)
+    return await _write_by_hand(scope, customer_id, EntryKind.REDEEM, -points, reason)
+
+
+@requires("loyalty.adjust", "customer.read")
+async def adjust_points(scope: Scope, customer_id: int, points: Any, reason: Any) -> dict[str, Any]:
+    """Add points to a visible customer's balance, or deduct them (negative; not beyond the balance), with a reason."""
+    points = _clean_points(points, signed=True)
+    reason = clean_text(reason, "reason", max_length=200, required=True)
+    return await _write_by_hand(scope, customer_id, EntryKind.ADJUST, points, reason)
+
+
+# --- the sweep -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Swept:
+    expired: int = 0
+    """Points written off."""
+    promoted: int = 0
+    demoted: int = 0
+
+
+_LATE_COMMIT = timedelta(minutes=5)
+"""How far back the sweep looks again for entries written before it last ran but committed after."""
+
+
+async def sweep(at: datetime | None = None) -> Swept:
+    """Expire what is due, oldest first, and draw the levels of customers whose ledger changed
+    (everyone's once a day, as points leave the 12 months). Once however many run at once: the
+    sweep's row is locked (PostgreSQL) for the whole of it."""
+    at = at or datetime.now(UTC)
+    rules = await current(Rules)
+    async with in_transaction() as connection:
+        q = Query()
+        lock = " FOR UPDATE" if q.dialect != "sqlite" else ""
+        await connection.execute_query("INSERT INTO loyalty_sweep (id) VALUES (1) ON CONFLICT DO NOTHING")
+        (mark,) = await connection.execute_query_dict(f"SELECT expired_through, levelled_at FROM loyalty_sweep WHERE id = 1{lock}")
+        expired_through, levelled_at = (
+            LoyaltySweep._meta.fields_map[name].to_python_value(mark[name]) for name in ("expired_through", "levelled_at")
+        )
+        expired = await _expire(connection, expired_through, at)
+        daily = levelled_at is None or levelled_at.astimezone(UTC).date() != at.date()
+        promoted, demoted = await _draw_levels(connection, rules, at, None if daily else levelled_at - _LATE_COMMIT)
+        q = Query()
+        await connection.execute_query(
+            f"UPDATE loyalty_sweep SET expired_through = {q.param(at)}, levelled_at = {q.param(at)} WHERE id = 1", q.params,
+        )
+    return Swept(expired, promoted, demoted)
+
+
+async def _expire(connection, since: datetime | None, at: datetime) -> int:
+    """Write off, per customer with a lot expired since the last sweep, what the lots expired by ``at`` still hold."""
+    q = Query()
+    after = f" AND expires_at > {q.param(since)}" if since is not None else ""
+    due = await connection.execute_query_dict(
+        f"SELECT DISTINCT customer_id FROM points_entry WHERE points > 0 AND expires_at <= {q.param(at)}{after}", q.params,
+    )
+    ids = sorted(row["customer_id"] for row in due)
+    if not ids:
+        return 0
+    q = Query()
+    if q.dialect != "sqlite":  # a redemption reading the balance waits, and sees what expired
+        await connection.execute_query(f"SELECT id FROM customer WHERE id IN {q.id_set(ids)} ORDER BY id FOR UPDATE", q.params)
+        q = Query()
+    left = await connection.execute_query_dict(
+        f"SELECT customer_id, SUM(CASE WHEN points < 0 OR expires_at <= {q.param(at)} THEN points ELSE 0 END) AS unspent"
+        f" FROM points_entry WHERE customer_id IN {q.id_set(ids)} GROUP BY customer_id",
+        q.params,
+    )
+    entries = [
+        {"customer_id": row["customer_id"], "kind": EntryKind.EXPIRE.value, "points": -int(row["unspent"]), "at": at}
+        for row in left if int(row["unspent"]) > 0
+    ]
+    await _append(connection, entries)
+    return sum(-entry["points"] for entry in entries)
+
+
+async def _draw_levels(connection, rules: Rules, at: datetime, changed_since: datetime | None) -> tuple[int, int]:
+    """Promote and demote by the points earned in the last 12 months: the customers with ledger
+    entries since ``changed_since``, or everyone with points or a level when it is None."""
+    q = Query()
+    since = q.param(at - timedelta(days=365))
+
+    def changed(column: str) -> str:
+        if changed_since is None:
+            return ""
+        return f" AND {column} IN (SELECT customer_id FROM points_entry WHERE at > {q.param(changed_since)})"
+
+    rows = await connection.execute_query_dict(
+        f"WITH earned AS (SELECT customer_id, SUM(points) AS n FROM points_entry WHERE kind IN {_kinds(_EARNED)}"
+        f" AND at > {since}{changed('customer_id')} GROUP BY customer_id)"
+        " SELECT e.customer_id, e.n, m.level FROM earned e LEFT JOIN membership m ON m.customer_id = e.customer_id"
+        f" UNION ALL SELECT m.customer_id, 0, m.level FROM membership m WHERE m.level <> 'member'{changed('m.customer_id')}"
+        " AND NOT EXISTS (SELECT 1 FROM earned e WHERE e.customer_id = m.customer_id)",
+        q.params,
+    )
+    moves = []
+    for row in rows:
+        was = Level(row["level"]) if row["level"] else Level.MEMBER
+        now = rules.level(int(row["n"]))
+        if now is not was:
+            moves.append(LevelChange(customer_id=row["customer_id"], at=at, from_level=was, to_level=now, points=int(row["n"])))
+    if not moves:
+        return 0, 0
+    await LevelChange.bulk_create(moves, batch_size=1000, using_db=connection)
+    q = Query()
+    await connection.execute_query(
+        "INSERT INTO membership (customer_id, level, since) SELECT customer_id, to_level, at FROM level_change"
+        f" WHERE at = {q.param(at)} AND customer_id IN {q.id_set([move.customer_id for move in moves])}"
+        " ON CONFLICT (customer_id) DO UPDATE SET level = excluded.level, since = excluded.since",
+        q.params,
+    )
+    order = list(Level)
+    promoted = sum(1 for move in moves if order.index(move.to_level) > order.index(move.from_level))
+    return promoted, len(moves) - promoted
+
+
+def _kinds(kinds: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{kind}'" for kind in kinds) + ")"
+
+
+# --- reading it ------------------------------------------------------------------------------
+
+
+def _source(scope: Scope, q: Query, customer_ids: list[int]) -> str:
+    """The ledger entries of those of ``customer_ids`` the caller sees."""
+    return (
+        f"points_entry p JOIN customer c ON c.id = p.customer_id WHERE p.customer_id IN {q.in_list(customer_ids)}"
+        f" AND {scope.customers(q, 'c')}"
+    )
+
+
+async def loyalty(scope: Scope, customer_ids: list[int], at: datetime | None = None) -> dict[int, Loyalty]:
+    """Each visible customer's balance, level, points earned in the last 12 months and points expiring soon."""
+    at = at or datetime.now(UTC)
+    rules = await current(Rules)
+    q = Query()
+    rows = await fetch(
+        f"SELECT c.id, m.level, COALESCE(SUM(p.points), 0) AS balance, COALESCE(SUM(CASE WHEN p.kind IN {_kinds(_EARNED)}"
+        f" AND p.at > {q.param(at - timedelta(days=365))} THEN p.points ELSE 0 END), 0) AS earned"
+        " FROM customer c LEFT JOIN points_entry p ON p.customer_id = c.id LEFT JOIN membership m ON m.customer_id = c.id"
+        f" WHERE c.id IN {q.in_list(customer_ids)} AND {scope.customers(q, 'c')} GROUP BY c.id, m.level",
+        q,
+    )
+    found = {
+        row["id"]: Loyalty(int(row["balance"]), Level(row["level"]) if row["level"] else Level.MEMBER, int(row["earned"]))
+        for row in rows
+    }
+    if found:
+        for customer_id, day, points in await _expiring(scope, list(found), at + timedelta(days=rules.notice_days)):
+            found[customer_id].expiring_soon.append((day, points))
+    return found
+
+
+async def _expiring(scope: Scope, customer_ids: list[int], until: datetime) -> list[tuple[int, date, int]]:
+    """The unspent points of lots expiring by ``until``, per customer and day, soonest first."""
+    q = Query()
+    lots = (
+        f"SELECT p.customer_id, p.points, p.expires_at, SUM(p.points) OVER (PARTITION BY p.customer_id"
+        " ORDER BY p.expires_at IS NULL, p.expires_at, p.id ROWS UNBOUNDED PRECEDING) AS through"
+        f" FROM {_source(scope, q, customer_ids)} AND p.points > 0"
+    )
+    rows = await fetch(
+        f"WITH lots AS ({lots}), spent AS (SELECT customer_id, -SUM(points) AS n FROM points_entry"
+        f" WHERE customer_id IN {q.in_list(customer_ids)} AND points < 0 GROUP BY customer_id)"
+        " SELECT l.customer_id, l.expires_at, CASE WHEN l.through - COALESCE(s.n, 0) < l.points"
+        " THEN l.through - COALESCE(s.n, 0) ELSE l.points END AS unspent"
+        " FROM lots l LEFT JOIN spent s ON s.customer_id = l.customer_id"
+        f" WHERE l.expires_at IS NOT NULL AND l.expires_at <= {q.param(until)} AND l.through - COALESCE(s.n, 0) > 0"
+        " ORDER BY l.customer_id, l.expires_at",
+        q, PointsEntry,
+    )
+    days: dict[tuple[int, date], int] = {}
+    for row in rows:
+        key = (row["customer_id"], row["expires_at"].astimezone(UTC).date())
+        days[key] = days.get(key, 0) + int(row["unspent"])
+    return [(customer_id, day, points) for (customer_id, day), points in days.items()]
+
+
+async def points_pages(scope: Scope, customer_ids: list[int], args: PageArgs) -> dict[int, Page]:
+    """Each visible customer's ledger, newest entry first."""
+    q = Query()
+    return await fetch_pages(q, customer_ids, select=_SELECT, source=_source(scope, q, customer_ids), parent="p.customer_id",
+                             key=_NEWEST, args=args, model=PointsEntry)
+
+
+async def points_counts(scope: Scope, customer_ids: list[int]) -> dict[int, int]:
+    q = Query()
+    sql = f"SELECT p.customer_id AS parent, COUNT(*) AS n FROM {_source(scope, q, customer_ids)} GROUP BY p.customer_id"
+    return {row["parent"]: row["n"] for row in await fetch(sql, q)}
+
+
+async def points_entries_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Ledger entries by id, those of customers the scope hides left out."""
+    if not ids:
+        return {}
+    q = Query()
+    sql = (
+        f"SELECT {_SELECT} FROM points_entry p JOIN customer c ON c.id = p.customer_id"
+        f" WHERE p.id IN {q.in_list(ids)} AND {scope.customers(q, 'c')}"
+    )
+    return {row["id"]: row for row in await fetch(sql, q, PointsEntry)}
+
+
+async def level_changes(scope: Scope, customer_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each visible customer's promotions and demotions, newest first (the last 50)."""
+    q = Query()
+    rows = await fetch(
+        "SELECT customer_id, at, from_level, to_level, points FROM (SELECT l.customer_id, l.at, l.from_level, l.to_level,"
+        " l.points, ROW_NUMBER() OVER (PARTITION BY l.customer_id ORDER BY l.at DESC, l.id DESC) AS n"
+        f" FROM level_change l JOIN customer c ON c.id = l.customer_id WHERE l.customer_id IN {q.in_list(customer_ids)}"
+        f" AND {scope.customers(q, 'c')}) x WHERE n <= 50 ORDER BY customer_id, at DESC, n",
+        q, LevelChange,
+    )
+    found: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        found.setdefault(row["customer_id"], []).append(row)
+    return found
