@@ -443,6 +443,30 @@ def _amount(rng: random.Random, wholesale: bool) -> Decimal:
     return Decimal(max(cents, 990)).scaleb(-2)
 
 
+# A tea shop's catalogue, in groups that sell together: what the demo's recommendations draw on.
+_CATALOGUE = (
+    (("TEA-LJ", "西湖龙井 250g"), ("TEA-BLC", "碧螺春 250g"), ("CUP-QC", "青瓷品茗杯")),
+    (("TEA-PE", "云南普洱茶饼"), ("POT-ZS", "宜兴紫砂壶"), ("TRY-BM", "竹制茶盘")),
+    (("TEA-TG", "安溪铁观音礼盒"), ("SET-GF", "功夫茶具套装"), ("GIF-CD", "礼品卡")),
+    (("HON-ZH", "枣花蜜"), ("SNK-LD", "绿豆糕"), ("TEA-MH", "茉莉花茶")),
+)
+
+
+def _plan_lines(rng: random.Random, amount: Decimal) -> list[dict[str, Any]]:
+    """One to three products, mostly from one group, priced so that they add up to ``amount``."""
+    group = rng.choice(_CATALOGUE)
+    count = rng.choice([1, 1, 2, 2, 3])
+    chosen = rng.sample(group, count - 1) + [rng.choice(rng.choice(_CATALOGUE))]
+    products = list(dict.fromkeys(chosen))
+    cents = int(amount * 100)
+    cuts = sorted(rng.sample(range(1, cents), len(products) - 1))
+    parts = [b - a for a, b in zip([0, *cuts], [*cuts, cents], strict=True)]
+    return [
+        {"sku": sku, "name": name, "quantity": 1, "unit_price": Decimal(part).scaleb(-2)}
+        for (sku, name), part in zip(products, parts, strict=True)
+    ]
+
+
 def _plan_orders(rng: random.Random, people: list[_Person], now: datetime) -> list[tuple[int, dict[str, Any]]]:
     statuses = _Picker(rng, {
         OrderStatus.PAID: 72, OrderStatus.PENDING: 12, OrderStatus.CANCELLED: 9, OrderStatus.REFUNDED: 7,
@@ -495,13 +519,17 @@ def plan_demo(count: int = 300, seed: int = 7, now: datetime | None = None) -> D
         if i < count:
             people[i].heavy = True
             people[i].data["tags"] = _tidy(["VIP", "老客户", *people[i].data["tags"]])
-    return DemoPlan(
+    plan = DemoPlan(
         customers=[person.data for person in people],
         referrers=referrers,
         links=_plan_links(rng, people),
         interactions=_plan_interactions(rng, people, now),
         orders=_plan_orders(rng, people, now),
     )
+    baskets = random.Random(seed + 1)  # a stream of its own: the rest of the plan stays as it was
+    for _, order in plan.orders:
+        order["lines"] = _plan_lines(baskets, order["amount"])
+    return plan
 
 
 async def seed_demo(count: int = 300, seed: int = 7) -> dict[str, int]:

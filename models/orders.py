@@ -1,4 +1,4 @@
-"""Orders: what a customer bought, what it was worth, and what is still owed."""
+"""Orders: what a customer bought (optionally line by line), what it was worth, and what is still owed."""
 
 from __future__ import annotations
 
@@ -29,11 +29,14 @@ from models.validation import (
 )
 
 __all__ = [
+    "MAX_LINES",
     "Order",
+    "OrderLine",
     "OrderStatus",
     "OrderSummary",
     "order_counts",
     "order_summaries",
+    "order_lines",
     "orders_by_ids",
     "paid",
     "orders_pages",
@@ -73,6 +76,25 @@ class Order(Model):
         # Paid orders by customer: a partial index written in migration 0011 (RunPython).
 
 
+class OrderLine(Model):
+    """One product of an order: what, how many, at what price each."""
+
+    id = fields.BigIntField(primary_key=True)
+    order = fields.ForeignKeyField("models.Order", related_name="lines", on_delete=fields.CASCADE)
+    sku = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=200)
+    quantity = fields.IntField()
+    unit_price = fields.DecimalField(max_digits=18, decimal_places=4)
+
+    class Meta:
+        table = "order_line"
+        indexes = (("order_id", "id"), ("sku", "order_id"))
+
+
+MAX_LINES = 100
+MAX_QUANTITY = 1_000_000
+LINE_COLUMNS = ("id", "order_id", "sku", "name", "quantity", "unit_price")
+
 COLUMNS = (
     "id", "customer_id", "amount", "currency", "status", "placed_at", "payment_due_at", "paid_at",
     "channel", "created_at",
@@ -104,8 +126,43 @@ def _clean_times(data: dict[str, Any], status: OrderStatus) -> dict[str, datetim
     return {"placed_at": placed_at, "payment_due_at": due, "paid_at": paid_at}
 
 
+def _clean_line(line: dict[str, Any], currency: str, n: int) -> dict[str, Any]:
+    field = f"lines[{n}]"
+    quantity = line.get("quantity")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 < quantity <= MAX_QUANTITY:
+        raise DomainError.single(f"{field}.quantity", f"quantity must be a whole number from 1 to {MAX_QUANTITY:,}.", ErrorCode.INVALID)
+    return {
+        "sku": clean_text(line.get("sku"), f"{field}.sku", max_length=64, required=True),
+        "name": clean_text(line.get("name"), f"{field}.name", max_length=200, required=True),
+        "quantity": quantity,
+        "unit_price": clean_positive_amount(line.get("unit_price"), currency, f"{field}.unitPrice"),
+    }
+
+
+def _clean_lines(lines: list[dict[str, Any]] | None, currency: str, amount: Decimal) -> list[dict[str, Any]]:
+    """The order's lines, which add up to its amount exactly."""
+    if not lines:
+        return []
+    if len(lines) > MAX_LINES:
+        raise DomainError.single("lines", f"an order has at most {MAX_LINES} lines.", ErrorCode.INVALID)
+    errors: list[FieldError] = []
+    cleaned = []
+    for n, line in enumerate(lines):
+        try:
+            cleaned.append(_clean_line(line, currency, n))
+        except DomainError as error:
+            errors.extend(error.errors)
+    if errors:
+        raise DomainError(errors)
+    total = sum((line["unit_price"] * line["quantity"] for line in cleaned), Decimal(0))
+    if total != amount:
+        raise DomainError.single("lines", f"the lines add up to {total} {currency}, the amount is {amount}.", ErrorCode.INVALID)
+    return cleaned
+
+
 @requires("order.create", "customer.read")
 async def record_order(scope: Scope, customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """An order of a visible customer, with its lines if given (they add up to the amount); a paid one earns points."""
     values = clean_all(
         {
             "currency": lambda _: clean_currency(data.get("currency") or ""),
@@ -113,15 +170,19 @@ async def record_order(scope: Scope, customer_id: int, data: dict[str, Any]) -> 
             "channel": lambda _: clean_text(data.get("channel"), "channel", max_length=64),
             "amount": lambda done: clean_positive_amount(data.get("amount"), done["currency"]),
             "times": lambda done: _clean_times(data, done["status"]),
+            "lines": lambda done: _clean_lines(data.get("lines"), done["currency"], done["amount"]),
         }
     )
     async with in_transaction() as connection:
         if customer_id not in await customers_by_ids(scope, [customer_id]):
             raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
-        times = values.pop("times")
+        times, lines = values.pop("times"), values.pop("lines")
         order = await Order.create(customer_id=customer_id, using_db=connection, **times, **values)
+        if lines:
+            await OrderLine.bulk_create([OrderLine(order_id=order.id, **line) for line in lines], using_db=connection)
         await record(scope, "order.create", "order", order.id,
-                     after={"customer_id": customer_id, **times, **values}, connection=connection, customer_id=customer_id)
+                     after={"customer_id": customer_id, **times, **values, "lines": len(lines)}, connection=connection,
+                     customer_id=customer_id)
         row = {column: getattr(order, column) for column in COLUMNS}
         if order.status is OrderStatus.PAID:
             await loyalty.on_paid(connection, row)
@@ -247,3 +308,18 @@ async def orders_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[str, Any
         f" WHERE o.id IN {q.in_list(ids)} AND {scope.customers(q, 'c')}"
     )
     return {row["id"]: row for row in await fetch(sql, q, Order)}
+
+
+async def order_lines(scope: Scope, order_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each order's lines, in the order they were given; those of customers the scope hides left out."""
+    q = Query()
+    rows = await fetch(
+        f"SELECT {', '.join(f'l.{c}' for c in LINE_COLUMNS)} FROM order_line l JOIN orders o ON o.id = l.order_id"
+        f" JOIN customer c ON c.id = o.customer_id WHERE l.order_id IN {q.in_list(order_ids)} AND {scope.customers(q, 'c')}"
+        " ORDER BY l.order_id, l.id",
+        q, OrderLine,
+    )
+    found: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        found.setdefault(row["order_id"], []).append(row)
+    return found

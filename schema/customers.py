@@ -18,12 +18,14 @@ from models.errors import DomainError, ErrorCode
 from models.graph import MAX_TREE_DEPTH, LinkKind, tree_args
 from models.interactions import InteractionKind
 from models.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from models.recommendations import MAX_FIRST as MAX_RECOMMENDATIONS
 from models.segments import Stage, Tier
 from schema import graph, interactions, orders
 from schema.context import Info
 from schema.errors import UserError, bad_input
 from schema.ids import from_global_id, to_global_id
 from schema.mutations import Idempotent, input_dict, payload
+from schema.recommendations import Recommendation
 from schema.relay import PAGE_ARGS_DOC, Connection, Node, child_connection, connection, page_args
 
 if TYPE_CHECKING:
@@ -271,6 +273,20 @@ class Customer(Node):
         loaders = info.context.loaders
         return await child_connection(loaders.points_ledger, loaders.points_count, self.pk, page_args(first, after, last, before), PointsEntry.from_row)
 
+    @strawberry.field(
+        description="Products to offer the customer next, best first: those bought by the customers you see who bought what "
+                    "this customer bought, then the best sellers of the customer's tier; what the customer has is left out."
+    )
+    async def recommendations(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=f"At most this many, 1 to {MAX_RECOMMENDATIONS}.")] = 5,
+    ) -> list[Recommendation]:
+        if not 0 < first <= MAX_RECOMMENDATIONS:
+            raise bad_input(DomainError.single("first", f"first must be from 1 to {MAX_RECOMMENDATIONS}.", ErrorCode.INVALID))
+        found = await info.context.loaders.recommendations.load((self.pk, first))
+        return [Recommendation.of(item, info.context.language) for item in found]
+
     @strawberry.field(description="How many paid orders the customer has (refunded and cancelled ones do not count).")
     async def order_count(self, info: Info) -> int:
         return (await info.context.loaders.order_summary.load((self.pk,))).paid_count
@@ -301,7 +317,7 @@ _FIELD_COLUMNS = {
 }
 _BY_ID = frozenset({
     "id", "__typename", "tags", "referrals", "referralTree", "referralStats", "links", "interactions", "orders",
-    "orderCount", "lifetimeValue", "lastOrderAt", "complaints", "followUps", "segment", "poolEvents", "loyalty", "pointsLedger",
+    "orderCount", "lifetimeValue", "lastOrderAt", "complaints", "followUps", "segment", "poolEvents", "loyalty", "pointsLedger", "recommendations",
 })
 
 

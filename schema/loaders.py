@@ -22,6 +22,7 @@ from models import (
     loyalty,
     orders,
     pool,
+    recommendations,
     saved_segments,
     segments,
     service_levels,
@@ -261,3 +262,11 @@ class Loaders:
     @cached_property
     def points_count(self) -> DataLoader:
         return _grouped(self._scoped(loyalty.points_counts), lambda _: 0)
+
+    @cached_property
+    def order_lines(self) -> DataLoader:
+        return self._by_id(orders.order_lines)
+
+    @cached_property
+    def recommendations(self) -> DataLoader:
+        return _grouped(self._scoped(recommendations.recommendations), lambda _: [])

@@ -1,4 +1,4 @@
-"""Orders in GraphQL: the type, money, recordOrder and changeOrderStatus."""
+"""Orders in GraphQL: the type, its lines, money, recordOrder and changeOrderStatus."""
 
 from __future__ import annotations
 
@@ -38,6 +38,18 @@ class Money:
         return cls(amount=in_minor_units(amount, currency), currency=currency)
 
 
+@strawberry.type(description="One product of an order.")
+class OrderLine:
+    sku: str = strawberry.field(description="The product's stock-keeping unit.")
+    name: str = strawberry.field(description="The product's name.")
+    quantity: int = strawberry.field(description="How many.")
+    unit_price: Decimal = strawberry.field(description="The price of one, exact, in the order's currency.")
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], currency: str) -> OrderLine:
+        return cls(sku=row["sku"], name=row["name"], quantity=row["quantity"], unit_price=in_minor_units(row["unit_price"], currency))
+
+
 @strawberry.type(description="A purchase by a customer.")
 class Order(Node):
     loader = "order"
@@ -72,6 +84,19 @@ class Order(Node):
     async def customer(self, info: Info) -> CustomerRef | None:
         return await customer_types.load_customer(info, self.customer_pk)
 
+    @strawberry.field(description="The products ordered, in the order given; empty when the order was recorded without lines.")
+    async def lines(self, info: Info) -> list[OrderLine]:
+        rows = await info.context.loaders.order_lines.load(self.pk) or []
+        return [OrderLine.from_row(row, self.currency) for row in rows]
+
+
+@strawberry.input(description="One product of an order to record.")
+class OrderLineInput:
+    sku: str = strawberry.field(description="The product's stock-keeping unit, at most 64 characters.")
+    name: str = strawberry.field(description="The product's name, at most 200 characters.")
+    quantity: int = strawberry.field(description=f"How many, 1 to {orders.MAX_QUANTITY:,}.")
+    unit_price: Decimal = strawberry.field(description='The price of one, above 0, in the order\'s currency, as a string: "99.50".')
+
 
 @strawberry.input(description="An order to record against a customer.")
 class RecordOrderInput(Idempotent):
@@ -85,6 +110,10 @@ class RecordOrderInput(Idempotent):
         default=None, description="When it was paid; for PAID and REFUNDED orders `placedAt` by default."
     )
     channel: str | None = strawberry.field(default=None, description="Where it was placed, at most 64 characters.")
+    lines: list[OrderLineInput] | None = strawberry.field(
+        default=None,
+        description=f"The products ordered, at most {orders.MAX_LINES}; quantity × unit price must add up to `amount` exactly.",
+    )
 
 
 @strawberry.type(description="The result of recordOrder.")
@@ -116,7 +145,9 @@ class OrderMutations:
     ) -> RecordOrderPayload:
         async def run() -> dict[str, Any]:
             pk = customer_types.customer_id(input.customer_id, "customerId")
-            row = await orders.record_order(info.context.scope, pk, input_dict(input, exclude={"customer_id"}))
+            data = input_dict(input, exclude={"customer_id", "lines"})
+            data["lines"] = [input_dict(line) for line in input.lines or ()]
+            row = await orders.record_order(info.context.scope, pk, data)
             return {"order": row}
 
         return await payload(RecordOrderPayload, run, info, input, orders.record_order)

@@ -35,7 +35,7 @@ POSTGRES_URL = os.environ.get("KEHU_TEST_POSTGRES_URL", "postgres://postgres@127
 TEST_SECRET = "a test secret of at least thirty-two characters"
 TABLES = (
     "notification", "survey_answer", "complaint", "complaint_sequence", "complaint_category", "sla_policy",
-    "calendar_day", "working_hours", "loyalty_sweep", "level_change", "membership", "setting", "pool_claim", "saved_segment", "follow_up", "churn_alert", "segment_change", "customer_segment", "exchange_rate", "customer_link", "customer_tag", "interaction", "orders", "customer",
+    "calendar_day", "working_hours", "loyalty_sweep", "level_change", "membership", "setting", "pool_claim", "saved_segment", "follow_up", "churn_alert", "segment_change", "customer_segment", "exchange_rate", "customer_link", "customer_tag", "interaction", "order_line", "orders", "customer",
     "idempotency_key", "admin_session", "api_token", "user_role", "staff_user", "role", "team",
 )
 

@@ -85,11 +85,16 @@ async def _customer(name: str, team: int, referrer: int | None = None) -> int:
 async def _side(name: str, team: int, friend: int, referral_name: str, referral_team: int, assignee: int) -> Side:
     """A customer with a referral (in ``referral_team``), an interaction, a paid order and a link to ``friend``."""
     customer = await _customer(name, team)
-    await _customer(referral_name, referral_team, referrer=customer)
+    referral = await _customer(referral_name, referral_team, referrer=customer)
+    lines = [{"sku": "TEA-1", "name": "龙井", "quantity": 1, "unit_price": Decimal("40.00")},
+             {"sku": "CUP-1", "name": "茶杯", "quantity": 1, "unit_price": Decimal("48.00")}]
+    # The referral bought the same tea and a cup: the customer is offered the cup.
+    await orders.record_order(SYSTEM, referral, {"amount": Decimal("88.00"), "currency": "CNY", "status": "paid", "lines": lines})
     interaction = await interactions.log_interaction(
         SYSTEM, customer, {"kind": "call", "direction": "inbound", "summary": f"{name} asked about delivery"}
     )
-    order = await orders.record_order(SYSTEM, customer, {"amount": Decimal("88.00"), "currency": "CNY", "status": "paid"})
+    order = await orders.record_order(SYSTEM, customer, {"amount": Decimal("40.00"), "currency": "CNY", "status": "paid",
+                                                         "lines": lines[:1]})
     link = await graph.link_customers(SYSTEM, customer, friend, LinkKind.FRIEND, None)
     complaint = await complaints.file_complaint(
         SYSTEM, customer, {"subject": f"{name}: broken", "description": "it broke", "channel": "phone", "category": "delivery"}
@@ -149,6 +154,8 @@ READS: dict[str, Read] = {
     "orders.order_counts": lambda f, s, x: f(s, [x.customer]),
     "orders.order_summaries": lambda f, s, x: f(s, [x.customer]),
     "orders.orders_by_ids": lambda f, s, x: f(s, [x.order]),
+    "orders.order_lines": lambda f, s, x: f(s, [x.order]),
+    "recommendations.recommendations": lambda f, s, x: f(s, [x.customer]),
     "audit.list_audit_events": lambda f, s, x: f(s, AuditFilter(entity_type="customer", entity_id=x.customer), ARGS),
     "audit.count_audit_events": lambda f, s, x: f(s, AuditFilter(entity_type="customer", entity_id=x.customer)),
     "audit.audit_events_by_ids": lambda f, s, x: f(s, x.events),
@@ -316,6 +323,8 @@ LOADER_KEYS: dict[str, Callable[[Side], Any]] = {
     "follow_up_count": lambda x: (x.customer,),
     "segment": lambda x: x.customer,
     "pool_events": lambda x: (x.customer,),
+    "order_lines": lambda x: x.order,
+    "recommendations": lambda x: (x.customer, 5),
     "loyalty": lambda x: x.customer,
     "level_changes": lambda x: x.customer,
     "points_entry": lambda x: x.points_entry,
