@@ -3,17 +3,22 @@
 The ledger (``points_entry``) is append-only: database triggers refuse UPDATE and DELETE, as on
 the audit log. A correction is another entry, and the balance is the sum of the entries.
 
-Points are spent oldest first. What was earned forms lots, ordered by when they expire (then by
-entry), and every negative entry (a redemption, an expiry, a reversal, a deduction) takes from
-the first lots. So the unspent part of the lots expired by a time is one sum per customer:
-the positive entries expired by then plus every negative entry, when above zero. The sweep
-writes that off as one EXPIRE entry. A negative balance (a refund took back points already
-spent) is paid off by the next points earned, and blocks redemption until then.
+Points earned (an order's, a referral reward, a positive adjustment) form lots. What takes
+points away is one of two kinds:
+- Entries of a lot (``lot_id``): an EXPIRE writes off what is left of a lot on its expiry, a
+  REVERSAL takes back, when an order is refunded, what its lot still holds (not what expired).
+- Spending (a redemption, a deduction): it takes from the lots oldest first, by when they
+  expire, then by entry.
+So what is left of a lot is its points, less its own entries, less the spending its elders did
+not cover: ``min(its points, max(0, the points of it and every older lot − all spending))``,
+one window function over a customer's ledger. A negative balance (a refund took back points
+already spent) is paid off by the next points earned, and blocks redemption until then.
 
 Each reward is written once, whatever runs at the same time. Partial unique indexes allow one
-EARN per order, one REFERRAL per referred customer and level, and one REVERSAL per entry.
-Redemptions and deductions lock the customer's row (PostgreSQL) before they read the balance,
-and so does the expiry sweep.
+EARN per order, one REFERRAL per referred customer and level, one REVERSAL and one EXPIRE per
+lot. What reads a balance to take from it (a redemption, a deduction, a refund, the expiry
+sweep) first locks the customers' rows (PostgreSQL; ``FOR NO KEY UPDATE``, in id order, so
+that it never waits on a payment's inserts).
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ __all__ = [
 
 MAX_POINTS = 100_000_000
 """The most points one redemption or adjustment moves."""
+MAX_EARNED = 1_000_000_000
+"""The most points one order earns, whatever its amount."""
 
 
 class EntryKind(str, Enum):
@@ -77,6 +84,7 @@ class Rules:
     KEY: ClassVar[str] = "loyalty"
     points_per_yuan: float = bounded(1.0, 0.0, 100.0, "Points earned per yuan (base currency) of a paid order (0: none)")
     referral_points: int = bounded(100, 0, 1_000_000, "Points to the referrer when a referred customer pays their first order (0: off)")
+    referral_min_amount: int = bounded(100, 0, 1_000_000, "A first order rewards the referrers from this many yuan (base currency)")
     second_level_points: int = bounded(50, 0, 1_000_000, "Points to the referrer's referrer then (0: off)")
     expiry_days: int | None = bounded(365, 30, 3660, "Points expire this many days after they were earned (empty: never)", optional=True)
     notice_days: int = bounded(30, 1, 365, "Points expiring within this many days are shown as expiring soon")
@@ -107,20 +115,22 @@ class PointsEntry(Model):
     customer = fields.ForeignKeyField("models.Customer", related_name="points_entries", on_delete=fields.RESTRICT)
     kind = fields.CharEnumField(EntryKind, max_length=10)
     points = fields.BigIntField(description="Signed: earned points are positive, spent ones negative.")
-    at = fields.DatetimeField()
+    at = fields.DatetimeField(description="When the points were earned or spent (an order's: when it was paid).")
     expires_at = fields.DatetimeField(null=True)
     order_id = fields.BigIntField(null=True, description="The order that earned it, or whose payment or refund caused it.")
     referred_id = fields.BigIntField(null=True, description="REFERRAL: the referred customer whose first payment it rewards.")
     level = fields.SmallIntField(null=True, description="REFERRAL: 1 for the referrer, 2 for the referrer's referrer.")
-    reverses_id = fields.BigIntField(null=True, description="REVERSAL: the entry it takes back.")
+    lot_id = fields.BigIntField(null=True, description="REVERSAL, EXPIRE: the points earned (an entry) it takes from.")
     reason = fields.CharField(max_length=200, null=True)
     by_user_id = fields.BigIntField(null=True, description="Who wrote it by hand (ADJUST, REDEEM).")
+    recorded_at = fields.DatetimeField(auto_now_add=True, description="When it was written.")
 
     class Meta:
         table = "points_entry"
-        indexes = (("customer_id", "id"), ("at",))
+        indexes = (("customer_id", "id"), ("recorded_at",))
         # Partial unique indexes (one EARN per order, one REFERRAL per customer and level, one
-        # REVERSAL per entry), the expiry index and the append-only triggers: migration 0021.
+        # REVERSAL and one EXPIRE per lot), the lot and expiry indexes and the append-only
+        # triggers: migration 0021.
 
 
 class Membership(Model):
@@ -162,7 +172,7 @@ class LoyaltySweep(Model):
         table = "loyalty_sweep"
 
 
-COLUMNS = ("id", "customer_id", "kind", "points", "at", "expires_at", "order_id", "referred_id", "level", "reverses_id", "reason")
+COLUMNS = ("id", "customer_id", "kind", "points", "at", "expires_at", "order_id", "referred_id", "level", "lot_id", "reason")
 _SELECT = ", ".join(f"p.{column}" for column in COLUMNS)
 _NEWEST = SortKey("p.id", "int", descending=True)
 
@@ -185,6 +195,7 @@ async def _append(connection, entries: list[dict[str, Any]]) -> list[dict[str, A
     written = []
     for entry in entries:
         q = Query()
+        entry = entry | {"recorded_at": datetime.now(UTC)}
         columns = list(entry)
         rows = await connection.execute_query_dict(
             f"INSERT INTO points_entry ({', '.join(columns)}) VALUES ({', '.join(q.param(entry[c]) for c in columns)})"
@@ -194,6 +205,22 @@ async def _append(connection, entries: list[dict[str, Any]]) -> list[dict[str, A
         if rows:
             written.append(entry | {"id": rows[0]["id"]})
     return written
+
+
+async def _lock(connection, customer_ids: list[int]) -> None:
+    """Hold the customers' rows until the transaction ends (PostgreSQL; SQLite writes one at a time)."""
+    q = Query()
+    if q.dialect != "sqlite" and customer_ids:
+        await connection.execute_query(
+            f"SELECT id FROM customer WHERE id IN {q.id_set(sorted(set(customer_ids)))} ORDER BY id FOR NO KEY UPDATE", q.params,
+        )
+
+
+async def _audit(scope: Scope | None, connection, entries: list[dict[str, Any]]) -> None:
+    for entry in entries:
+        await record(scope, f"loyalty.{entry['kind']}", "points_entry", entry["id"],
+                     after={key: entry.get(key) for key in ("kind", "points", "order_id", "level", "lot_id", "reason")},
+                     connection=connection, customer_id=entry["customer_id"])
 
 
 def _expires(rules: Rules, at: datetime) -> datetime | None:
@@ -209,62 +236,69 @@ async def _in_base(connection, amount: Decimal, currency: str) -> Decimal | None
     return amount * Decimal(str(rows[0]["rate"])) if rows else None
 
 
-async def on_paid(connection, order: dict[str, Any], at: datetime | None = None) -> None:
-    """What a payment earns, in the payment's transaction: the order's points, and when it is the
-    customer's first paid order, the rewards of their referrer and their referrer's referrer."""
-    at = at or datetime.now(UTC)
+async def on_paid(scope: Scope | None, connection, order: dict[str, Any]) -> None:
+    """What a payment earns, in the payment's transaction, as of when it was paid: the order's
+    points, and when it is the customer's first paid order, placed after they were referred and
+    worth at least the rules' minimum, the rewards of their referrer and their referrer's referrer
+    (in the audit log, being points of other customers)."""
+    at = order["paid_at"] or datetime.now(UTC)
     rules = await current(Rules)
     expires_at = _expires(rules, at)
     entries = []
     base = await _in_base(connection, Decimal(str(order["amount"])), order["currency"])
     points = 0 if base is None else int((base * Decimal(str(rules.points_per_yuan))).to_integral_value(ROUND_FLOOR))
     if points > 0:
-        entries.append({"customer_id": order["customer_id"], "kind": EntryKind.EARN.value, "points": points, "at": at,
-                        "expires_at": expires_at, "order_id": order["id"]})
-    q = Query()
-    chain = await connection.execute_query_dict(
-        "SELECT c1.id AS first, c2.id AS second FROM customer c0"
-        " JOIN customer c1 ON c1.id = c0.referrer_id AND c1.deleted_at IS NULL"
-        " LEFT JOIN customer c2 ON c2.id = c1.referrer_id AND c2.deleted_at IS NULL AND c2.id <> c0.id"
-        f" WHERE c0.id = {q.param(order['customer_id'])} AND NOT EXISTS (SELECT 1 FROM orders o"
-        f" WHERE o.customer_id = c0.id AND o.id <> {q.param(order['id'])} AND o.status IN ('paid', 'refunded'))",
-        q.params,
-    )
-    if chain:
+        entries.append({"customer_id": order["customer_id"], "kind": EntryKind.EARN.value, "points": min(points, MAX_EARNED),
+                        "at": at, "expires_at": expires_at, "order_id": order["id"]})
+    rewards = []
+    if base is not None and base >= rules.referral_min_amount:
+        q = Query()
+        chain = await connection.execute_query_dict(
+            "SELECT c1.id AS first, c2.id AS second FROM customer c0"
+            " JOIN customer c1 ON c1.id = c0.referrer_id AND c1.deleted_at IS NULL"
+            " LEFT JOIN customer c2 ON c2.id = c1.referrer_id AND c2.deleted_at IS NULL AND c2.id <> c0.id"
+            f" WHERE c0.id = {q.param(order['customer_id'])} AND c0.referred_at <= {q.param(at)}"
+            " AND NOT EXISTS (SELECT 1 FROM orders o"
+            f" WHERE o.customer_id = c0.id AND o.id <> {q.param(order['id'])} AND o.status IN ('paid', 'refunded'))",
+            q.params,
+        )
         for level, (referrer, reward) in enumerate(
-            ((chain[0]["first"], rules.referral_points), (chain[0]["second"], rules.second_level_points)), start=1
+            ((chain[0]["first"], rules.referral_points), (chain[0]["second"], rules.second_level_points)) if chain else (), start=1
         ):
             if referrer is not None and reward > 0:
-                entries.append({"customer_id": referrer, "kind": EntryKind.REFERRAL.value, "points": reward, "at": at,
+                rewards.append({"customer_id": referrer, "kind": EntryKind.REFERRAL.value, "points": reward, "at": at,
                                 "expires_at": expires_at, "order_id": order["id"], "referred_id": order["customer_id"],
                                 "level": level})
     await _append(connection, entries)
+    await _audit(scope, connection, await _append(connection, rewards))
 
 
-async def on_refunded(connection, order: dict[str, Any], at: datetime | None = None) -> None:
-    """Take back, in the refund's transaction, the points the order earned and the referral rewards
-    its payment triggered. A balance that no longer covers them goes negative."""
-    at = at or datetime.now(UTC)
+async def on_refunded(scope: Scope | None, connection, order: dict[str, Any]) -> None:
+    """Take back, in the refund's transaction, what the order's points and the referral rewards its
+    payment triggered still hold (what expired is gone already). A balance that no longer covers
+    them goes negative."""
+    at = datetime.now(UTC)
     q = Query()
-    earned = await connection.execute_query_dict(
-        f"SELECT p.id, p.customer_id, p.points FROM points_entry p WHERE p.order_id = {q.param(order['id'])}"
-        " AND p.kind IN ('earn', 'referral')"
-        " AND NOT EXISTS (SELECT 1 FROM points_entry r WHERE r.kind = 'reversal' AND r.reverses_id = p.id) ORDER BY p.id",
-        q.params,
+    lots = await connection.execute_query_dict(
+        f"SELECT p.id, p.customer_id FROM points_entry p WHERE p.order_id = {q.param(order['id'])}"
+        " AND p.kind IN ('earn', 'referral') ORDER BY p.id", q.params,
     )
-    await _append(connection, [
-        {"customer_id": row["customer_id"], "kind": EntryKind.REVERSAL.value, "points": -row["points"], "at": at,
-         "order_id": order["id"], "reverses_id": row["id"]}
-        for row in earned
-    ])
-
-
-async def _locked_balance(connection, customer_id: int) -> int:
-    """The customer's balance, their row locked until the transaction ends (PostgreSQL; SQLite writes one at a time)."""
+    await _lock(connection, [lot["customer_id"] for lot in lots])
     q = Query()
-    if q.dialect != "sqlite":
-        await connection.execute_query(f"SELECT id FROM customer WHERE id = {q.param(customer_id)} FOR UPDATE", q.params)
-        q = Query()
+    held = await connection.execute_query_dict(
+        f"SELECT p.id, p.customer_id, p.points + COALESCE((SELECT SUM(t.points) FROM points_entry t WHERE t.lot_id = p.id), 0)"
+        f" AS held FROM points_entry p WHERE p.id IN {q.id_set([lot['id'] for lot in lots])} ORDER BY p.id", q.params,
+    ) if lots else []
+    reversals = [
+        {"customer_id": row["customer_id"], "kind": EntryKind.REVERSAL.value, "points": -int(row["held"]), "at": at,
+         "order_id": order["id"], "lot_id": row["id"]}
+        for row in held if int(row["held"]) > 0
+    ]
+    await _audit(scope, connection, await _append(connection, reversals))
+
+
+async def _balance(connection, customer_id: int) -> int:
+    q = Query()
     rows = await connection.execute_query_dict(
         f"SELECT COALESCE(SUM(points), 0) AS balance FROM points_entry WHERE customer_id = {q.param(customer_id)}", q.params,
     )
@@ -286,7 +320,8 @@ async def _write_by_hand(scope: Scope, customer_id: int, kind: EntryKind, points
         if customer_id not in await customers_by_ids(scope, [customer_id], ("id",)):
             raise DomainError.single("customerId", "no such customer.", ErrorCode.NOT_FOUND)
         if points < 0:
-            balance = await _locked_balance(connection, customer_id)
+            await _lock(connection, [customer_id])
+            balance = await _balance(connection, customer_id)
             if balance < -points:
                 raise DomainError.single(
                     "points", f"the balance is {balance} points: it does not cover {-points}.", ErrorCode.INSUFFICIENT_POINTS,
@@ -295,8 +330,7 @@ async def _write_by_hand(scope: Scope, customer_id: int, kind: EntryKind, points
         entry = {"customer_id": customer_id, "kind": kind.value, "points": points, "at": at, "expires_at": expires_at,
                  "reason": reason, "by_user_id": scope.viewer.user_id if scope.viewer else None}
         (written,) = await _append(connection, [entry])
-        await record(scope, f"loyalty.{kind.value}", "points_entry", written["id"],
-                     after={"kind": kind.value, "points": points, "reason": reason}, connection=connection, customer_id=customer_id)
+        await _audit(scope, connection, [written])
     return (await points_entries_by_ids(scope, [written["id"]]))[written["id"]]
 
 
@@ -317,6 +351,21 @@ async def adjust_points(scope: Scope, customer_id: int, points: Any, reason: Any
     return await _write_by_hand(scope, customer_id, EntryKind.ADJUST, points, reason)
 
 
+def _left(customers: str, q: Query) -> str:
+    """SQL: every lot of ``customers`` (a SQL list) with what is left of it (``left_``), by the module's rule."""
+    return (
+        "WITH lots AS (SELECT p.id, p.customer_id, p.expires_at, p.points + COALESCE((SELECT SUM(t.points)"
+        " FROM points_entry t WHERE t.lot_id = p.id), 0) AS held FROM points_entry p"
+        f" WHERE p.customer_id IN {customers} AND p.points > 0 AND p.lot_id IS NULL),"
+        " ordered AS (SELECT id, customer_id, expires_at, held, SUM(held) OVER (PARTITION BY customer_id"
+        " ORDER BY expires_at IS NULL, expires_at, id ROWS UNBOUNDED PRECEDING) AS through FROM lots),"
+        " spent AS (SELECT customer_id, -SUM(points) AS n FROM points_entry"
+        f" WHERE customer_id IN {customers} AND points < 0 AND lot_id IS NULL GROUP BY customer_id),"
+        " lefts AS (SELECT o.id, o.customer_id, o.expires_at, CASE WHEN o.through - COALESCE(s.n, 0) < o.held"
+        " THEN o.through - COALESCE(s.n, 0) ELSE o.held END AS left_ FROM ordered o LEFT JOIN spent s ON s.customer_id = o.customer_id)"
+    )
+
+
 # --- the sweep -------------------------------------------------------------------------------
 
 
@@ -333,9 +382,9 @@ _LATE_COMMIT = timedelta(minutes=5)
 
 
 async def sweep(at: datetime | None = None) -> Swept:
-    """Expire what is due, oldest first, and draw the levels of customers whose ledger changed
-    (everyone's once a day, as points leave the 12 months). Once however many run at once: the
-    sweep's row is locked (PostgreSQL) for the whole of it."""
+    """Expire what is due, and draw the levels of customers whose ledger changed (everyone's once a
+    day, as points leave the 12 months). Once however many run at once: the sweep's row is locked
+    (PostgreSQL) for the whole of it."""
     at = at or datetime.now(UTC)
     rules = await current(Rules)
     async with in_transaction() as connection:
@@ -357,42 +406,41 @@ async def sweep(at: datetime | None = None) -> Swept:
 
 
 async def _expire(connection, since: datetime | None, at: datetime) -> int:
-    """Write off, per customer with a lot expired since the last sweep, what the lots expired by ``at`` still hold."""
+    """Write off what is left of each lot expired by ``at``, for the customers with a lot that
+    expired since the last sweep or was written since (a payment recorded late)."""
     q = Query()
-    after = f" AND expires_at > {q.param(since)}" if since is not None else ""
+    new = f" AND (expires_at > {q.param(since)} OR recorded_at > {q.param(since - _LATE_COMMIT)})" if since is not None else ""
     due = await connection.execute_query_dict(
-        f"SELECT DISTINCT customer_id FROM points_entry WHERE points > 0 AND expires_at <= {q.param(at)}{after}", q.params,
+        f"SELECT DISTINCT customer_id FROM points_entry WHERE points > 0 AND expires_at <= {q.param(at)}{new}", q.params,
     )
     ids = sorted(row["customer_id"] for row in due)
     if not ids:
         return 0
+    await _lock(connection, ids)  # a redemption reading the balance waits, and then sees what expired
     q = Query()
-    if q.dialect != "sqlite":  # a redemption reading the balance waits, and sees what expired
-        await connection.execute_query(f"SELECT id FROM customer WHERE id IN {q.id_set(ids)} ORDER BY id FOR UPDATE", q.params)
-        q = Query()
-    left = await connection.execute_query_dict(
-        f"SELECT customer_id, SUM(CASE WHEN points < 0 OR expires_at <= {q.param(at)} THEN points ELSE 0 END) AS unspent"
-        f" FROM points_entry WHERE customer_id IN {q.id_set(ids)} GROUP BY customer_id",
+    rows = await connection.execute_query_dict(
+        f"{_left(q.id_set(ids), q)} SELECT id, customer_id, left_ FROM lefts WHERE expires_at <= {q.param(at)} AND left_ > 0",
         q.params,
     )
     entries = [
-        {"customer_id": row["customer_id"], "kind": EntryKind.EXPIRE.value, "points": -int(row["unspent"]), "at": at}
-        for row in left if int(row["unspent"]) > 0
+        {"customer_id": row["customer_id"], "kind": EntryKind.EXPIRE.value, "points": -int(row["left_"]), "at": at,
+         "lot_id": row["id"]}
+        for row in rows
     ]
-    await _append(connection, entries)
-    return sum(-entry["points"] for entry in entries)
+    written = await _append(connection, entries)
+    return sum(-entry["points"] for entry in written)
 
 
 async def _draw_levels(connection, rules: Rules, at: datetime, changed_since: datetime | None) -> tuple[int, int]:
     """Promote and demote by the points earned in the last 12 months: the customers with ledger
-    entries since ``changed_since``, or everyone with points or a level when it is None."""
+    entries written since ``changed_since``, or everyone with points or a level when it is None."""
     q = Query()
     since = q.param(at - timedelta(days=365))
 
     def changed(column: str) -> str:
         if changed_since is None:
             return ""
-        return f" AND {column} IN (SELECT customer_id FROM points_entry WHERE at > {q.param(changed_since)})"
+        return f" AND {column} IN (SELECT customer_id FROM points_entry WHERE recorded_at > {q.param(changed_since)})"
 
     rows = await connection.execute_query_dict(
         f"WITH earned AS (SELECT customer_id, SUM(points) AS n FROM points_entry WHERE kind IN {_kinds(_EARNED)}"
@@ -461,27 +509,18 @@ async def loyalty(scope: Scope, customer_ids: list[int], at: datetime | None = N
 
 
 async def _expiring(scope: Scope, customer_ids: list[int], until: datetime) -> list[tuple[int, date, int]]:
-    """The unspent points of lots expiring by ``until``, per customer and day, soonest first."""
+    """What is left of the lots expiring by ``until``, per visible customer and day, soonest first."""
     q = Query()
-    lots = (
-        f"SELECT p.customer_id, p.points, p.expires_at, SUM(p.points) OVER (PARTITION BY p.customer_id"
-        " ORDER BY p.expires_at IS NULL, p.expires_at, p.id ROWS UNBOUNDED PRECEDING) AS through"
-        f" FROM {_source(scope, q, customer_ids)} AND p.points > 0"
-    )
     rows = await fetch(
-        f"WITH lots AS ({lots}), spent AS (SELECT customer_id, -SUM(points) AS n FROM points_entry"
-        f" WHERE customer_id IN {q.in_list(customer_ids)} AND points < 0 GROUP BY customer_id)"
-        " SELECT l.customer_id, l.expires_at, CASE WHEN l.through - COALESCE(s.n, 0) < l.points"
-        " THEN l.through - COALESCE(s.n, 0) ELSE l.points END AS unspent"
-        " FROM lots l LEFT JOIN spent s ON s.customer_id = l.customer_id"
-        f" WHERE l.expires_at IS NOT NULL AND l.expires_at <= {q.param(until)} AND l.through - COALESCE(s.n, 0) > 0"
-        " ORDER BY l.customer_id, l.expires_at",
+        f"{_left(q.in_list(customer_ids), q)} SELECT l.customer_id, l.expires_at, l.left_ FROM lefts l"
+        f" JOIN customer c ON c.id = l.customer_id WHERE {scope.customers(q, 'c')} AND l.expires_at IS NOT NULL"
+        f" AND l.expires_at <= {q.param(until)} AND l.left_ > 0 ORDER BY l.customer_id, l.expires_at",
         q, PointsEntry,
     )
     days: dict[tuple[int, date], int] = {}
     for row in rows:
         key = (row["customer_id"], row["expires_at"].astimezone(UTC).date())
-        days[key] = days.get(key, 0) + int(row["unspent"])
+        days[key] = days.get(key, 0) + int(row["left_"])
     return [(customer_id, day, points) for (customer_id, day), points in days.items()]
 
 

@@ -185,7 +185,7 @@ async def record_order(scope: Scope, customer_id: int, data: dict[str, Any]) -> 
                      customer_id=customer_id)
         row = {column: getattr(order, column) for column in COLUMNS}
         if order.status is OrderStatus.PAID:
-            await loyalty.on_paid(connection, row)
+            await loyalty.on_paid(scope, connection, row)
     return row
 
 
@@ -232,9 +232,9 @@ async def change_order_status(scope: Scope, order_id: int, status: Any, paid_at:
         await record(scope, f"order.{status.value}", "order", order_id, before=_audited(before), after=_audited(after),
                      connection=connection, customer_id=before["customer_id"])
         if status is OrderStatus.PAID:
-            await loyalty.on_paid(connection, after)
+            await loyalty.on_paid(scope, connection, after)
         elif status is OrderStatus.REFUNDED:
-            await loyalty.on_refunded(connection, after)
+            await loyalty.on_refunded(scope, connection, after)
     return after
 
 

@@ -15,6 +15,7 @@ from schema.errors import UserError
 from schema.ids import to_global_id
 from schema.mutations import Idempotent, payload
 from schema.relay import Node
+from schema.scalars import Long
 
 if TYPE_CHECKING:
     from schema.customers import Customer
@@ -40,10 +41,10 @@ class PointsEntry(Node):
     customer_pk: strawberry.Private[int]
     order_pk: strawberry.Private[int | None]
     referred_pk: strawberry.Private[int | None]
-    reverses_pk: strawberry.Private[int | None]
+    lot_pk: strawberry.Private[int | None]
     kind: EntryKind = strawberry.field(description="What the entry is.")
-    points: int = strawberry.field(description="Signed: points earned are positive, points spent, expired or taken back negative.")
-    at: datetime = strawberry.field(description="When it was written.")
+    points: Long = strawberry.field(description="Signed: points earned are positive, points spent, expired or taken back negative.")
+    at: datetime = strawberry.field(description="When the points were earned or spent; for an order's, when it was paid.")
     expires_at: datetime | None = strawberry.field(description="Points earned: when what is left of them expires; null if never.")
     referral_level: int | None = strawberry.field(description="REFERRAL: 1 for the referrer, 2 for the referrer's referrer.")
     reason: str | None = strawberry.field(description="ADJUST and REDEEM: why, as given.")
@@ -52,7 +53,7 @@ class PointsEntry(Node):
     def from_row(cls, row: dict[str, Any]) -> PointsEntry:
         return cls(
             id=to_global_id("PointsEntry", row["id"]), pk=row["id"], customer_pk=row["customer_id"], order_pk=row["order_id"],
-            referred_pk=row["referred_id"], reverses_pk=row["reverses_id"], kind=EntryKind(row["kind"]), points=row["points"],
+            referred_pk=row["referred_id"], lot_pk=row["lot_id"], kind=EntryKind(row["kind"]), points=row["points"],
             at=row["at"], expires_at=row["expires_at"], referral_level=row["level"], reason=row["reason"],
         )
 
@@ -70,14 +71,14 @@ class PointsEntry(Node):
     async def referred_customer(self, info: Info) -> CustomerRef | None:
         return None if self.referred_pk is None else await customer_types.load_customer(info, self.referred_pk)
 
-    @strawberry.field(description="REVERSAL: the entry it takes back.")
-    async def reverses(self, info: Info) -> PointsEntry | None:
-        return None if self.reverses_pk is None else await PointsEntry.load(info, self.reverses_pk)
+    @strawberry.field(description="REVERSAL and EXPIRE: the points earned (an entry) that it takes from.")
+    async def lot(self, info: Info) -> PointsEntry | None:
+        return None if self.lot_pk is None else await PointsEntry.load(info, self.lot_pk)
 
 
 @strawberry.type(description="Points that expire on one day unless spent first.")
 class PointsExpiry:
-    points: int = strawberry.field(description="How many.")
+    points: Long = strawberry.field(description="How many.")
     on: date = strawberry.field(description="The day (UTC) they expire.")
 
 
@@ -86,15 +87,15 @@ class LevelChange:
     at: datetime = strawberry.field(description="When.")
     from_level: Level = strawberry.field(description="The level before.")
     to_level: Level = strawberry.field(description="The level after.")
-    points: int = strawberry.field(description="The points earned in the 12 months before, which decided it.")
+    points: Long = strawberry.field(description="The points earned in the 12 months before, which decided it.")
 
 
 @strawberry.type(description="A customer's loyalty points and membership level (会员与积分).")
 class Loyalty:
     customer_pk: strawberry.Private[int]
-    balance: int = strawberry.field(description="Points to spend: the sum of the ledger. Negative when a refund took back points already spent; then nothing can be redeemed.")
+    balance: Long = strawberry.field(description="Points to spend: the sum of the ledger. Negative when a refund took back points already spent; then nothing can be redeemed.")
     level: Level = strawberry.field(description="The membership level, as the sweep last drew it.")
-    points_earned_12m: int = strawberry.field(description="Points earned in the last 12 months (orders, referrals, adjustments, less reversals): what the level is drawn by.")
+    points_earned_12m: Long = strawberry.field(description="Points earned in the last 12 months (orders, referrals, adjustments, less reversals): what the level is drawn by.")
     expiring_soon: list[PointsExpiry] = strawberry.field(description="Points that expire within the notice period of the loyalty rules unless spent first, by day.")
 
     @classmethod

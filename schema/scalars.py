@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import NewType
 
 import strawberry
 
-__all__ = ["SCALAR_MAP", "ScalarError"]
+__all__ = ["SCALAR_MAP", "Long", "ScalarError"]
 
 
 
@@ -54,7 +55,25 @@ def _parse_date(value: object) -> date:
         raise ScalarError(f"{value!r} is not a real date.") from None
 
 
+_LONG = 2**53 - 1
+
+
+def _parse_long(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > _LONG:
+        raise ScalarError(f"Long values are whole numbers from -{_LONG} to {_LONG}.")
+    return value
+
+
+Long = NewType("Long", int)
+"""A whole number beyond GraphQL's 32-bit Int."""
+
 SCALAR_MAP = {
+    Long: strawberry.scalar(
+        name="Long",
+        description="A whole number beyond 32 bits, up to ±(2^53 − 1) so that JavaScript reads it exactly: point balances and totals.",
+        serialize=int,
+        parse_value=_parse_long,
+    ),
     Decimal: strawberry.scalar(
         name="Decimal",
         description='An exact decimal number sent as a string, such as "199.00".',

@@ -49,6 +49,7 @@ async def test_the_customer_page_shows_loyalty_and_points_are_redeemed_in_place(
     over = await http.post(f"/admin/customers/{mine}/points/redeem", data={"points": "51", "reason": "x"}, headers=hx)
     assert over.status_code == 400 and 'role="alert"' in over.text and 'data-balance="50"' in over.text
     for action, bad in (("redeem", {"points": "abc", "reason": "x"}), ("redeem", {"points": "-5", "reason": "x"}),
+                        ("adjust", {"points": "--5", "reason": "x"}), ("adjust", {"points": "²", "reason": "x"}),
                         ("adjust", {"points": "0", "reason": "x"}), ("adjust", {"points": "5", "reason": " "})):
         assert (await http.post(f"/admin/customers/{mine}/points/{action}", data=bad, headers=hx)).status_code == 400
     assert (await http.post(f"/admin/customers/{mine}/points/steal", data={"points": "5"}, headers=hx)).status_code in (404, 405)

@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 
 from models import db, loyalty, settings
+from models.access import User, viewer_of
+from models.audit import AuditEvent
 from models.customers import Customer, create_customer
 from models.errors import DomainError, ErrorCode
 from models.loyalty import Level, LevelChange, Membership, PointsEntry
@@ -26,7 +28,7 @@ query($id: ID!) { customer(id: $id) { loyalty { balance level pointsEarned12m ex
 """
 LEDGER = """
 query($id: ID!) { customer(id: $id) { pointsLedger(first: 20) { totalCount edges { node {
-  kind points reason referralLevel referredCustomer { name } order { amount } reverses { kind points } } } } } }
+  kind points reason referralLevel referredCustomer { name } order { amount } lot { kind points } } } } } }
 """
 REDEEM = """
 mutation($input: RedeemPointsInput!) {
@@ -86,14 +88,24 @@ async def test_a_first_payment_rewards_the_referrer_and_the_referrers_referrer_o
     await _pay(child, "100")
     assert await _ledger(parent) == [("referral", 100)] and await _ledger(grand) == [("referral", 50)]
     # The parent's own first payment rewards the grandparent (level 1) only: nobody above it.
-    await _pay(parent, "1")
+    await _pay(parent, "100")
     assert await _ledger(grand) == [("referral", 50), ("referral", 100)]
     # 0 turns a level off.
     await settings.change(SYSTEM, {loyalty.Rules: {"second_level_points": 0}})
     other = await _customer("孙", referrer=child)
-    await _pay(other, "5")
+    await _pay(other, "200")
     assert await _ledger(child) == [("earn", 100), ("earn", 100), ("referral", 100)]
-    assert await _ledger(parent) == [("referral", 100), ("earn", 1)]
+    assert await _ledger(parent) == [("referral", 100), ("earn", 100)]
+
+
+async def test_a_first_order_below_the_minimum_rewards_nobody_and_uses_up_the_first_payment(clean_db):
+    parent = await _customer("父")
+    child = await _customer("子", referrer=parent)
+    await _pay(child, "99.99")  # below the 100 yuan the rules ask of a first order
+    await _pay(child, "500")  # no longer the first payment
+    assert await _ledger(parent) == []
+    audited = await AuditEvent.filter(action="loyalty.referral").count()
+    assert audited == 0
 
 
 async def test_a_customer_who_paid_before_being_referred_earns_the_referrer_nothing(clean_db):
@@ -109,7 +121,7 @@ async def test_payments_recorded_at_once_reward_the_referrers_once(clean_db):
     grand = await _customer("祖")
     parent = await _customer("父", referrer=grand)
     child = await _customer("子", referrer=parent)
-    pending = [await record_order(SYSTEM, child, {"amount": Decimal("50"), "currency": "CNY"}) for _ in range(4)]
+    pending = [await record_order(SYSTEM, child, {"amount": Decimal("150"), "currency": "CNY"}) for _ in range(4)]
     results = await asyncio.gather(
         *(change_order_status(SYSTEM, order["id"], "paid") for order in pending),
         # the same order paid twice at once: one payment wins
@@ -119,7 +131,7 @@ async def test_payments_recorded_at_once_reward_the_referrers_once(clean_db):
     assert len(lost) == 1 and lost[0].errors[0].code is ErrorCode.INVALID_TRANSITION
     assert not [r for r in results if isinstance(r, BaseException) and not isinstance(r, DomainError)]
     assert await _ledger(parent) == [("referral", 100)] and await _ledger(grand) == [("referral", 50)]
-    assert sorted(await _ledger(child)) == [("earn", 50)] * 4
+    assert sorted(await _ledger(child)) == [("earn", 150)] * 4
 
 
 async def test_a_refund_takes_back_the_points_and_rewards_and_may_leave_a_debt_that_blocks_redemption(clean_db):
@@ -224,7 +236,7 @@ async def test_loyalty_and_ledger_through_the_api_within_scope(clean_db, as_user
     seller = as_user(await bearer_for_user((await staff_member("east@example.com", SELLER, "TEAM", east))["id"]))
     referrer = await _customer("东客", team=east)
     hidden = await _customer("西客", referrer=referrer, team=west)
-    await _pay(hidden, "42")
+    await _pay(hidden, "142")
     await _pay(referrer, "8")
     gid = to_global_id("Customer", referrer)
     shown = (await ask(seller, LOYALTY, {"id": gid}))["data"]["customer"]["loyalty"]
@@ -234,8 +246,8 @@ async def test_loyalty_and_ledger_through_the_api_within_scope(clean_db, as_user
     assert ledger["totalCount"] == 2
     # The reward names the referred customer only to who sees them, and its order neither.
     assert [edge["node"] for edge in ledger["edges"]] == [
-        {"kind": "EARN", "points": 8, "reason": None, "referralLevel": None, "referredCustomer": None, "order": {"amount": "8.00"}, "reverses": None},
-        {"kind": "REFERRAL", "points": 100, "reason": None, "referralLevel": 1, "referredCustomer": None, "order": None, "reverses": None},
+        {"kind": "EARN", "points": 8, "reason": None, "referralLevel": None, "referredCustomer": None, "order": {"amount": "8.00"}, "lot": None},
+        {"kind": "REFERRAL", "points": 100, "reason": None, "referralLevel": 1, "referredCustomer": None, "order": None, "lot": None},
     ]
     assert (await ask(seller, LOYALTY, {"id": to_global_id("Customer", hidden)}))["data"]["customer"] is None
     refused = (await ask(seller, REDEEM, {"input": {"customerId": to_global_id("Customer", hidden), "points": 1, "reason": "x"}}))
@@ -247,7 +259,7 @@ async def test_loyalty_and_ledger_through_the_api_within_scope(clean_db, as_user
     await settings.change(SYSTEM, {loyalty.Rules: {"notice_days": 365}})
     soon = (await ask(seller, LOYALTY, {"id": gid}))["data"]["customer"]["loyalty"]["expiringSoon"]
     assert soon == [{"points": 108, "on": str(expires)}]
-    assert await _ledger(hidden) == [("earn", 42)]
+    assert await _ledger(hidden) == [("earn", 142)]
 
 
 async def test_redeem_and_adjust_check_permissions_and_input_and_change_nothing_when_refused(clean_db, as_user):
@@ -305,3 +317,82 @@ async def test_order_status_changes_through_the_api(clean_db, as_user):
     refused = await ask(reader, STATUS, {"input": {"id": to_global_id("Order", other["id"]), "status": "CANCELLED"}})
     assert refused["data"]["changeOrderStatus"]["errors"][0]["code"] == "FORBIDDEN"
     assert (await Order.get(id=other["id"])).status == "pending"
+
+
+async def test_a_refund_takes_back_what_its_own_points_still_hold_not_what_expired_nor_older_points(clean_db):
+    t0 = datetime.now(UTC) - timedelta(days=400)
+    expired, older = await _customer("过期后退款"), await _customer("旧积分")
+    late = await record_order(SYSTEM, expired, {"amount": Decimal("100"), "currency": "CNY", "status": "paid", "placed_at": t0})
+    assert (await PointsEntry.get(order_id=late["id"])).at == t0  # earned when it was paid
+    await loyalty.sweep()
+    assert await _ledger(expired) == [("earn", 100), ("expire", -100)]
+    await change_order_status(SYSTEM, late["id"], "refunded")
+    assert await _ledger(expired) == [("earn", 100), ("expire", -100)] and await _balance(expired) == 0
+    # A refund takes from its own lot, so an older lot still expires when its time comes.
+    await _entry(older, "adjust", 100, datetime.now(UTC) - timedelta(days=300), expires=310)
+    fresh = await _pay(older, "300")
+    await change_order_status(SYSTEM, fresh["id"], "refunded")
+    reversal = await PointsEntry.get(customer_id=older, kind="reversal")
+    assert reversal.points == -300 and reversal.lot_id == (await PointsEntry.get(order_id=fresh["id"], kind="earn")).id
+    await loyalty.sweep(datetime.now(UTC) + timedelta(days=11))
+    assert (await _ledger(older))[-1] == ("expire", -100) and await _balance(older) == 0
+
+
+async def test_a_backdated_payment_earns_as_of_its_payment_and_a_referral_counts_from_when_it_was_made(clean_db):
+    parent = await _customer("父")
+    child = await _customer("子")
+    placed = datetime.now(UTC) - timedelta(days=20)
+    order = await record_order(SYSTEM, child, {"amount": Decimal("300"), "currency": "CNY", "placed_at": placed})
+    await Customer.filter(id=child).update(referrer_id=parent, referred_at=datetime.now(UTC) - timedelta(days=5))
+    await change_order_status(SYSTEM, order["id"], "paid", placed + timedelta(days=1))
+    earned = await PointsEntry.get(customer_id=child)
+    assert earned.at == placed + timedelta(days=1) and earned.expires_at == placed + timedelta(days=366)
+    assert await _ledger(parent) == []  # paid before the referral was made
+
+
+async def test_referral_rewards_are_in_the_audit_log_with_who_recorded_the_payment(clean_db):
+    parent = await _customer("父")
+    child = await _customer("子", referrer=parent)
+    recorder = await staff_member("cashier@example.com", ["customer.read", "order.create"])
+    scope = await Scope.for_viewer(await viewer_of(await User.get(id=recorder["id"])))
+    order = await record_order(scope, child, {"amount": Decimal("100"), "currency": "CNY", "status": "paid"})
+    (event,) = await AuditEvent.filter(action="loyalty.referral")
+    assert (event.customer_id, event.actor_user_id) == (parent, recorder["id"])
+    await change_order_status(SYSTEM, order["id"], "refunded")
+    assert await AuditEvent.filter(action="loyalty.reversal", customer_id=parent).count() == 1
+
+
+async def test_huge_balances_are_read_whole(clean_db, as_user):
+    reader = as_user(await bearer_for_user((await staff_member("r@example.com", ["customer.read"]))["id"]))
+    rich = await _customer("大户")
+    await _pay(rich, "3000000000")  # an order earns at most a billion points
+    for _ in range(3):
+        await loyalty.adjust_points(SYSTEM, rich, loyalty.MAX_POINTS, "补偿")
+    shown = (await ask(reader, LOYALTY, {"id": to_global_id("Customer", rich)}))["data"]["customer"]["loyalty"]
+    assert shown["balance"] == loyalty.MAX_EARNED + 3 * loyalty.MAX_POINTS == 1_300_000_000
+    await loyalty.adjust_points(SYSTEM, rich, loyalty.MAX_POINTS, "补偿")
+    for _ in range(9):
+        await loyalty.adjust_points(SYSTEM, rich, loyalty.MAX_POINTS, "补偿")
+    shown = (await ask(reader, LOYALTY, {"id": to_global_id("Customer", rich)}))["data"]["customer"]["loyalty"]
+    assert shown["balance"] == 2_300_000_000 > 2**31 and shown["pointsEarned12m"] == 2_300_000_000
+
+
+async def test_payments_refunds_redemptions_and_the_sweep_at_once_neither_deadlock_nor_overdraw(clean_db):
+    t0 = datetime.now(UTC) - timedelta(days=400)
+    people = [await _customer(f"c{i}") for i in range(6)]
+    for person in people:
+        await _entry(person, "earn", 100, t0)  # due to expire
+    referred = [await _customer(f"r{i}", referrer=people[i % 6]) for i in range(6)]
+    pending = [await record_order(SYSTEM, r, {"amount": Decimal("150"), "currency": "CNY"}) for r in referred]
+    paid_before = [await _pay(person, "50") for person in people]
+    work = [change_order_status(SYSTEM, order["id"], "paid") for order in pending]
+    work += [change_order_status(SYSTEM, order["id"], "refunded") for order in paid_before]
+    work += [loyalty.redeem_points(SYSTEM, person, 40, "礼品") for person in people]
+    work += [loyalty.sweep()]
+    results = await asyncio.gather(*work, return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException) and not isinstance(r, DomainError)]
+    assert failures == []
+    for person in people:
+        ledger = await _ledger(person)
+        assert ("expire", -100) in ledger or any(kind == "redeem" for kind, _ in ledger)
+        assert await _balance(person) >= -50  # at most the refund's points spent

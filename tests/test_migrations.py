@@ -76,7 +76,9 @@ HAND_WRITTEN = {
     "churn_alert_open": ("churn_alert", ("customer_id",), ("customer_id",), True, "status = 'open'"),
     "points_earned_once": ("points_entry", ("order_id",), ("order_id",), True, "kind = 'earn'"),
     "points_referral_once": ("points_entry", ("referred_id", "level"), ("referred_id", "level"), True, "kind = 'referral'"),
-    "points_reversed_once": ("points_entry", ("reverses_id",), ("reverses_id",), True, "kind = 'reversal'"),
+    "points_reversed_once": ("points_entry", ("lot_id",), ("lot_id",), True, "kind = 'reversal'"),
+    "points_expired_once": ("points_entry", ("lot_id",), ("lot_id",), True, "kind = 'expire'"),
+    "points_by_lot": ("points_entry", ("lot_id",), ("lot_id",), False, "lot_id is not null"),
     "points_by_order": ("points_entry", ("order_id",), ("order_id",), False, "order_id is not null"),
     "points_expiring": ("points_entry", ("expires_at",), ("expires_at",), False, "points > 0"),
 }

@@ -6,18 +6,20 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 # Each reward once, whatever runs at the same time (models/loyalty.py): one EARN per order, one
-# REFERRAL per referred customer and level, one REVERSAL per entry. And what the refund, the
-# expiry and the level sweeps read.
+# REFERRAL per referred customer and level, one REVERSAL and one EXPIRE per lot. And what the
+# refund, what is left of a lot, and the expiry sweep read.
 _INDEXES = [
     "CREATE UNIQUE INDEX points_earned_once ON points_entry (order_id) WHERE kind = 'earn'",
     "CREATE UNIQUE INDEX points_referral_once ON points_entry (referred_id, level) WHERE kind = 'referral'",
-    "CREATE UNIQUE INDEX points_reversed_once ON points_entry (reverses_id) WHERE kind = 'reversal'",
+    "CREATE UNIQUE INDEX points_reversed_once ON points_entry (lot_id) WHERE kind = 'reversal'",
+    "CREATE UNIQUE INDEX points_expired_once ON points_entry (lot_id) WHERE kind = 'expire'",
+    "CREATE INDEX points_by_lot ON points_entry (lot_id) WHERE lot_id IS NOT NULL",
     "CREATE INDEX points_by_order ON points_entry (order_id) WHERE order_id IS NOT NULL",
     "CREATE INDEX points_expiring ON points_entry (expires_at) WHERE points > 0",
 ]
 _DROP_INDEXES = [
     "DROP INDEX points_earned_once", "DROP INDEX points_referral_once", "DROP INDEX points_reversed_once",
-    "DROP INDEX points_by_order", "DROP INDEX points_expiring",
+    "DROP INDEX points_expired_once", "DROP INDEX points_by_lot", "DROP INDEX points_by_order", "DROP INDEX points_expiring",
 ]
 # The ledger is append-only, as the audit log is (migration 0004).
 _APPEND_ONLY = {
@@ -99,16 +101,17 @@ class Migration(migrations.Migration):
                 ('customer', fields.ForeignKeyField('models.Customer', source_field='customer_id', db_constraint=True, to_field='id', related_name='points_entries', on_delete=OnDelete.RESTRICT)),
                 ('kind', fields.CharEnumField(description='EARN: earn\nREFERRAL: referral\nADJUST: adjust\nREDEEM: redeem\nEXPIRE: expire\nREVERSAL: reversal', enum_type=EntryKind, max_length=10)),
                 ('points', fields.BigIntField(description='Signed: earned points are positive, spent ones negative.')),
-                ('at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('at', fields.DatetimeField(description="When the points were earned or spent (an order's: when it was paid).", auto_now=False, auto_now_add=False)),
                 ('expires_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('order_id', fields.BigIntField(null=True, description='The order that earned it, or whose payment or refund caused it.')),
                 ('referred_id', fields.BigIntField(null=True, description='REFERRAL: the referred customer whose first payment it rewards.')),
                 ('level', fields.SmallIntField(null=True, description="REFERRAL: 1 for the referrer, 2 for the referrer's referrer.")),
-                ('reverses_id', fields.BigIntField(null=True, description='REVERSAL: the entry it takes back.')),
+                ('lot_id', fields.BigIntField(null=True, description='REVERSAL, EXPIRE: the points earned (an entry) it takes from.')),
                 ('reason', fields.CharField(null=True, max_length=200)),
                 ('by_user_id', fields.BigIntField(null=True, description='Who wrote it by hand (ADJUST, REDEEM).')),
+                ('recorded_at', fields.DatetimeField(description='When it was written.', auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'points_entry', 'app': 'models', 'indexes': [Index(fields=['customer_id', 'id']), Index(fields=['at'])], 'pk_attr': 'id', 'table_description': "One line of a customer's ledger, never changed once written."},
+            options={'table': 'points_entry', 'app': 'models', 'indexes': [Index(fields=['customer_id', 'id']), Index(fields=['recorded_at'])], 'pk_attr': 'id', 'table_description': "One line of a customer's ledger, never changed once written."},
             bases=['Model'],
         ),
         ops.RunPython(_forward, reverse_code=_backward),

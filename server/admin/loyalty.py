@@ -3,6 +3,7 @@ history on the customer's page, and points redeemed or adjusted in place (htmx).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.responses import Response
@@ -33,9 +34,12 @@ async def loyalty_section(admin: Admin, customer_id: int) -> dict[str, Any]:
     }
 
 
+_WHOLE = re.compile(r"-?[0-9]{1,12}")
+
+
 def _points(raw: str) -> int:
     raw = raw.strip()
-    if not raw.lstrip("-").isdigit() or len(raw) > 12:
+    if not _WHOLE.fullmatch(raw):
         raise DomainError.single("points", _("points must be a whole number."), ErrorCode.INVALID)
     return int(raw)
 

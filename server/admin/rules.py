@@ -62,6 +62,7 @@ def _labels() -> dict[str, dict[str, str]]:
         "loyalty": {
             "points_per_yuan": _("Points earned per yuan of a paid order (0: none)"),
             "referral_points": _("Points to the referrer when a referred customer pays their first order (0: off)"),
+            "referral_min_amount": _("A first order rewards the referrers from this many yuan"),
             "second_level_points": _("Points to the referrer's referrer then (0: off)"),
             "expiry_days": _("Points expire this many days after they were earned (empty: never)"),
             "notice_days": _("Points expiring within this many days are shown as expiring soon"),

@@ -1,0 +1,354 @@
+"""How the base is doing (经营分析): the figures of the dashboard, each one SQL statement under the caller's scope.
+
+A ``Window`` is a span of whole days in the business's time zone (the working calendar's), and
+optionally one team within the caller's reach; its months are the buckets of the monthly series.
+Every figure counts only customers the caller sees (``Scope.customers``) of that team, and the
+figures about complaints and surveys need ``complaint.read`` as well (None without it). Money is
+in the base currency, other currencies converted by the exchange rates (as the monetary score is).
+Percentiles are by rank: the median is the middle value (the mean of the two middle ones for an
+even count), p90 the value at rank ⌈0.9·n⌉.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from models.errors import DomainError, ErrorCode
+from models.orders import paid
+from models.scope import Scope, requires
+from models.segments import Stage, Tier
+from models.service_levels import working_calendar
+from models.sql import Query, fetch
+
+__all__ = [
+    "MAX_MONTHS", "Window", "churn_alerts_opened", "complaint_resolution_hours", "lifecycle_funnel",
+    "new_customers", "repeat_purchase_rate", "retention_rate", "revenue", "satisfaction", "sla_compliance_rate",
+    "tier_distribution", "top_referrers", "window",
+]
+
+MAX_MONTHS = 36
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The days ``first`` to ``last`` (business time zone) as instants [start, stop), their months, and a team."""
+
+    first: date
+    last: date
+    start: datetime
+    stop: datetime
+    months: tuple[tuple[str, datetime, datetime], ...]
+    team_id: int | None = None
+
+    @property
+    def previous(self) -> tuple[datetime, datetime]:
+        """The span of the same length just before: what retention compares with."""
+        return self.start - (self.stop - self.start), self.start
+
+
+@requires("customer.read")
+async def window(scope: Scope, first: date | None, last: date | None, team_id: int | None = None) -> Window:
+    """The window of the days ``first`` to ``last`` (by default the last 12 months to today), of
+    ``team_id`` when given (a team within the caller's reach)."""
+    zone = ZoneInfo((await working_calendar()).timezone)
+    today = datetime.now(UTC).astimezone(zone).date()
+    last = last or today
+    if first is None:  # the twelve months to ``last``, this one included
+        months_back = last.year * 12 + last.month - 1 - 11
+        first = date(months_back // 12, months_back % 12 + 1, 1)
+    if first > last:
+        raise DomainError.single("from", "from must be on or before to.", ErrorCode.INVALID)
+    months = _months(first, last, zone)
+    if len(months) > MAX_MONTHS:
+        raise DomainError.single("from", f"a window spans at most {MAX_MONTHS} months.", ErrorCode.INVALID)
+    if team_id is not None and not scope.reaches_team(team_id):
+        raise DomainError.single("teamId", "no such team.", ErrorCode.NOT_FOUND)
+    return Window(first, last, _midnight(first, zone), _midnight(last + timedelta(days=1), zone), months, team_id)
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), zone).astimezone(UTC)
+
+
+def _months(first: date, last: date, zone: ZoneInfo) -> tuple[tuple[str, datetime, datetime], ...]:
+    months = []
+    day = first
+    while day <= last and len(months) <= MAX_MONTHS:
+        following = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        end = min(following, last + timedelta(days=1))
+        months.append((day.strftime("%Y-%m"), _midnight(day, zone), _midnight(end, zone)))
+        day = following
+    return tuple(months)
+
+
+def _visible(scope: Scope, q: Query, w: Window, alias: str = "c") -> str:
+    """The customers the caller sees, of the window's team."""
+    team = f" AND {alias}.team_id = {q.param(w.team_id)}" if w.team_id is not None else ""
+    return scope.customers(q, alias) + team
+
+
+def _instant(q: Query, value: datetime) -> str:
+    return f"CAST({q.param(value)} AS TIMESTAMPTZ)" if q.dialect != "sqlite" else q.param(value)
+
+
+def _within(q: Query, column: str, start: datetime, stop: datetime) -> str:
+    return f"{column} >= {_instant(q, start)} AND {column} < {_instant(q, stop)}"
+
+
+def _month_table(q: Query, w: Window) -> str:
+    rows = " UNION ALL ".join(
+        f"SELECT {q.param(label)} AS label, {_instant(q, start)} AS start, {_instant(q, stop)} AS stop"
+        for label, start, stop in w.months
+    )
+    return f"months AS ({rows})"
+
+
+def _number(q: Query, column: str) -> str:
+    """A decimal column as a number SQL can multiply (SQLite keeps decimals as text)."""
+    return f"CAST({column} AS REAL)" if q.dialect == "sqlite" else column
+
+
+def _in_base(q: Query) -> str:
+    """A paid order's amount (``o``) in the base currency, by the rates table (``x``)."""
+    return f"{_number(q, 'o.amount')} * COALESCE({_number(q, 'x.rate')}, 1)"
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value or 0)).quantize(_CENT)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return None if not whole else round(part / whole, 4)
+
+
+# --- the base ---------------------------------------------------------------------------------
+
+
+@requires("customer.read")
+async def tier_distribution(scope: Scope, w: Window) -> list[tuple[Tier, int]]:
+    """How many customers (of the window's team) are in each tier now."""
+    q = Query()
+    rows = await fetch(
+        f"SELECT s.tier, COUNT(*) AS n FROM customer_segment s JOIN customer c ON c.id = s.customer_id"
+        f" WHERE {_visible(scope, q, w)} GROUP BY s.tier", q,
+    )
+    counts = {row["tier"]: row["n"] for row in rows}
+    return [(tier, counts.get(tier.value, 0)) for tier in Tier]
+
+
+@requires("customer.read")
+async def lifecycle_funnel(scope: Scope, w: Window) -> list[tuple[Stage, int]]:
+    """How many customers are at each lifecycle stage now, prospects first."""
+    q = Query()
+    rows = await fetch(
+        f"SELECT s.stage, COUNT(*) AS n FROM customer_segment s JOIN customer c ON c.id = s.customer_id"
+        f" WHERE {_visible(scope, q, w)} GROUP BY s.stage", q,
+    )
+    counts = {row["stage"]: row["n"] for row in rows}
+    return [(stage, counts.get(stage.value, 0)) for stage in Stage]
+
+
+@requires("customer.read")
+async def new_customers(scope: Scope, w: Window) -> list[tuple[str, int]]:
+    """Customers created, by month."""
+    q = Query()
+    months = _month_table(q, w)
+    rows = await fetch(
+        f"WITH {months}, made AS (SELECT c.created_at FROM customer c WHERE {_visible(scope, q, w)}"
+        f" AND {_within(q, 'c.created_at', w.start, w.stop)})"
+        " SELECT m.label, COUNT(made.created_at) AS n FROM months m"
+        " LEFT JOIN made ON made.created_at >= m.start AND made.created_at < m.stop GROUP BY m.label ORDER BY m.label", q,
+    )
+    return [(row["label"], row["n"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class Revenue:
+    by_month: list[tuple[str, Decimal, int]]
+    """(month, revenue in the base currency, paid orders)."""
+
+    @property
+    def total(self) -> Decimal:
+        return sum((amount for _, amount, _ in self.by_month), Decimal(0))
+
+    @property
+    def orders(self) -> int:
+        return sum(count for _, _, count in self.by_month)
+
+    @property
+    def average_order_value(self) -> Decimal | None:
+        return (self.total / self.orders).quantize(_CENT) if self.orders else None
+
+
+@requires("customer.read")
+async def revenue(scope: Scope, w: Window) -> Revenue:
+    """Paid orders by the month they were paid in: their value in the base currency, and how many."""
+    q = Query()
+    months = _month_table(q, w)
+    rows = await fetch(
+        f"WITH {months}, sold AS (SELECT o.paid_at, {_in_base(q)} AS value FROM orders o JOIN customer c ON c.id = o.customer_id"
+        f" LEFT JOIN exchange_rate x ON x.currency = o.currency WHERE {paid('o')} AND {_visible(scope, q, w)}"
+        f" AND {_within(q, 'o.paid_at', w.start, w.stop)})"
+        " SELECT m.label, SUM(sold.value) AS amount, COUNT(sold.paid_at) AS n FROM months m"
+        " LEFT JOIN sold ON sold.paid_at >= m.start AND sold.paid_at < m.stop GROUP BY m.label ORDER BY m.label", q,
+    )
+    return Revenue([(row["label"], _money(row["amount"]), row["n"]) for row in rows])
+
+
+def _buyers(scope: Scope, q: Query, w: Window, start: datetime, stop: datetime) -> str:
+    return (
+        f"SELECT o.customer_id, COUNT(*) AS n FROM orders o JOIN customer c ON c.id = o.customer_id WHERE {paid('o')}"
+        f" AND {_visible(scope, q, w)} AND {_within(q, 'o.paid_at', start, stop)} GROUP BY o.customer_id"
+    )
+
+
+@requires("customer.read")
+async def retention_rate(scope: Scope, w: Window) -> float | None:
+    """Of the customers who paid in the span just before the window (as long as it), the share who paid in it too."""
+    q = Query()
+    before = _buyers(scope, q, w, *w.previous)
+    during = _buyers(scope, q, w, w.start, w.stop)
+    rows = await fetch(
+        f"WITH before AS ({before}), during AS ({during}) SELECT (SELECT COUNT(*) FROM before) AS whole,"
+        " (SELECT COUNT(*) FROM before b JOIN during d ON d.customer_id = b.customer_id) AS kept", q,
+    )
+    return _rate(rows[0]["kept"], rows[0]["whole"])
+
+
+@requires("customer.read")
+async def repeat_purchase_rate(scope: Scope, w: Window) -> float | None:
+    """Of the customers who paid in the window, the share who paid for two orders or more."""
+    q = Query()
+    rows = await fetch(
+        f"SELECT COUNT(*) AS whole, COALESCE(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END), 0) AS again"
+        f" FROM ({_buyers(scope, q, w, w.start, w.stop)}) b", q,
+    )
+    return _rate(rows[0]["again"], rows[0]["whole"])
+
+
+@requires("customer.read")
+async def churn_alerts_opened(scope: Scope, w: Window) -> int:
+    """Churn alerts opened in the window."""
+    q = Query()
+    rows = await fetch(
+        f"SELECT COUNT(*) AS n FROM churn_alert a JOIN customer c ON c.id = a.customer_id WHERE {_visible(scope, q, w)}"
+        f" AND {_within(q, 'a.opened_at', w.start, w.stop)}", q,
+    )
+    return rows[0]["n"]
+
+
+@dataclass(frozen=True)
+class Referrer:
+    customer_id: int
+    revenue: Decimal
+    customers: int
+    """Downstream customers who paid in the window."""
+
+
+@requires("customer.read")
+async def top_referrers(scope: Scope, w: Window, first: int = 10) -> list[Referrer]:
+    """The customers whose downstream (everyone they referred, directly or not) paid the most in the
+    window: downstream customers and referrers the caller sees, however the chain runs between them."""
+    first = max(1, min(int(first), 100))
+    q = Query()
+    rows = await fetch(
+        f"WITH RECURSIVE payers AS (SELECT o.customer_id, SUM({_in_base(q)}) AS value FROM orders o"
+        f" JOIN customer c ON c.id = o.customer_id LEFT JOIN exchange_rate x ON x.currency = o.currency"
+        f" WHERE {paid('o')} AND {scope.customers(q, 'c')} AND {_within(q, 'o.paid_at', w.start, w.stop)} GROUP BY o.customer_id),"
+        " up(payer, ancestor, depth) AS (SELECT p.customer_id, c.referrer_id, 1 FROM payers p JOIN customer c ON c.id = p.customer_id"
+        " WHERE c.referrer_id IS NOT NULL UNION ALL SELECT up.payer, c.referrer_id, up.depth + 1 FROM up"
+        " JOIN customer c ON c.id = up.ancestor WHERE c.referrer_id IS NOT NULL AND up.depth < 100)"
+        " SELECT up.ancestor AS customer_id, SUM(p.value) AS revenue, COUNT(*) AS customers FROM up"
+        f" JOIN payers p ON p.customer_id = up.payer JOIN customer c ON c.id = up.ancestor WHERE {_visible(scope, q, w)}"
+        f" GROUP BY up.ancestor ORDER BY revenue DESC, up.ancestor LIMIT {first}", q,
+    )
+    return [Referrer(row["customer_id"], _money(row["revenue"]), row["customers"]) for row in rows]
+
+
+# --- complaints and surveys (complaint.read) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    by_month: list[tuple[str, float | None, int | None, int]]
+    """(month, average CSAT 1–5, NPS −100…100, answers)."""
+    average_csat: float | None
+    nps: int | None
+
+
+def _nps(promoters: int, detractors: int, rated: int) -> int | None:
+    return None if not rated else round(100 * (promoters - detractors) / rated)
+
+
+@requires("customer.read", "complaint.read")
+async def satisfaction(scope: Scope, w: Window) -> Satisfaction:
+    """Survey answers of the window about complaints of customers the caller sees: CSAT and NPS, by month and in all."""
+    q = Query()
+    months = _month_table(q, w)
+    rows = await fetch(
+        f"WITH {months}, answers AS (SELECT a.answered_at, a.csat, a.nps FROM survey_answer a JOIN complaint k ON k.id = a.complaint_id"
+        f" JOIN customer c ON c.id = k.customer_id WHERE {_visible(scope, q, w)} AND {_within(q, 'a.answered_at', w.start, w.stop)})"
+        " SELECT m.label, COUNT(a.csat) AS answers, SUM(a.csat) AS csat, COUNT(a.nps) AS rated,"
+        " SUM(CASE WHEN a.nps >= 9 THEN 1 ELSE 0 END) AS promoters, SUM(CASE WHEN a.nps <= 6 THEN 1 ELSE 0 END) AS detractors"
+        " FROM months m LEFT JOIN answers a ON a.answered_at >= m.start AND a.answered_at < m.stop GROUP BY m.label ORDER BY m.label",
+        q,
+    )
+    by_month = []
+    for row in rows:
+        answers, rated = row["answers"], row["rated"]
+        csat = round(int(row["csat"]) / answers, 2) if answers else None
+        by_month.append((row["label"], csat, _nps(int(row["promoters"] or 0), int(row["detractors"] or 0), rated), answers))
+    answers = sum(row["answers"] for row in rows)
+    rated = sum(row["rated"] for row in rows)
+    return Satisfaction(
+        by_month,
+        round(sum(int(row["csat"] or 0) for row in rows) / answers, 2) if answers else None,
+        _nps(sum(int(row["promoters"] or 0) for row in rows), sum(int(row["detractors"] or 0) for row in rows), rated),
+    )
+
+
+def _hours(q: Query) -> str:
+    if q.dialect == "sqlite":
+        return "(julianday(k.resolved_at) - julianday(k.created_at)) * 24.0"
+    return "EXTRACT(EPOCH FROM (k.resolved_at - k.created_at)) / 3600.0"
+
+
+def _resolved(scope: Scope, q: Query, w: Window) -> str:
+    return (
+        f"complaint k JOIN customer c ON c.id = k.customer_id WHERE k.resolved_at IS NOT NULL AND {_visible(scope, q, w)}"
+        f" AND {_within(q, 'k.resolved_at', w.start, w.stop)}"
+    )
+
+
+@requires("customer.read", "complaint.read")
+async def complaint_resolution_hours(scope: Scope, w: Window) -> tuple[float | None, float | None, int]:
+    """Hours from filing to resolution of the complaints resolved in the window: median, p90, and how many."""
+    q = Query()
+    rows = await fetch(
+        f"WITH h AS (SELECT {_hours(q)} AS hours FROM {_resolved(scope, q, w)}),"
+        " r AS (SELECT hours, ROW_NUMBER() OVER (ORDER BY hours) AS i, COUNT(*) OVER () AS n FROM h)"
+        " SELECT (SELECT AVG(hours) FROM r WHERE i IN ((n + 1) / 2, (n + 2) / 2)) AS median,"
+        " (SELECT MAX(hours) FROM r WHERE i = (9 * n + 9) / 10) AS p90, (SELECT COUNT(*) FROM h) AS n", q,
+    )
+    row = rows[0]
+    return (
+        None if row["median"] is None else round(float(row["median"]), 1),
+        None if row["p90"] is None else round(float(row["p90"]), 1),
+        row["n"],
+    )
+
+
+@requires("customer.read", "complaint.read")
+async def sla_compliance_rate(scope: Scope, w: Window) -> float | None:
+    """Of the complaints resolved in the window, the share that breached neither their first-response nor their resolution target."""
+    q = Query()
+    rows = await fetch(
+        "SELECT COUNT(*) AS whole, COALESCE(SUM(CASE WHEN NOT k.first_response_breached AND NOT k.resolution_breached"
+        f" THEN 1 ELSE 0 END), 0) AS met FROM {_resolved(scope, q, w)}", q,
+    )
+    return _rate(rows[0]["met"], rows[0]["whole"])
