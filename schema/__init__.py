@@ -9,6 +9,7 @@ from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, Parser
 from strawberry.schema.config import StrawberryConfig
 
 from schema.access import AccessMutations, AccessQueries
+from schema.analytics import AnalyticsQueries
 from schema.audit import AuditQueries
 from schema.authentication import CheckBearer
 from schema.churn import ChurnQueries
@@ -37,7 +38,7 @@ __all__ = ["build_schema"]
 @strawberry.type(description="Everything kehu answers: customers and the graph between them, complaints, staff, tokens and the audit log.")
 class Query(
     AccessQueries, NodeQueries, CustomerQueries, SavedSegmentQueries, PoolQueries, ComplaintQueries, FollowUpQueries,
-    ChurnQueries, RulesQueries, StaffQueries, TokenQueries, AuditQueries,
+    ChurnQueries, RulesQueries, StaffQueries, TokenQueries, AuditQueries, AnalyticsQueries,
 ):
     pass
 

@@ -257,6 +257,13 @@ NOT_CUSTOMER_READS = {
         "a write to a customer of the caller's pool or scope, answering through customers_by_ids",
     ),
     **dict.fromkeys(
+        ["analytics.window", "analytics.tier_distribution", "analytics.lifecycle_funnel", "analytics.new_customers",
+         "analytics.revenue", "analytics.retention_rate", "analytics.repeat_purchase_rate", "analytics.churn_alerts_opened",
+         "analytics.top_referrers", "analytics.satisfaction", "analytics.complaint_resolution_hours",
+         "analytics.sla_compliance_rate"],
+        "figures over all the caller sees, not about one customer (test_analytics.py: another team's customers count for nothing)",
+    ),
+    **dict.fromkeys(
         ["loyalty.redeem_points", "loyalty.adjust_points"],
         "a write to the ledger of a customer the caller sees, answering through points_entries_by_ids",
     ),
