@@ -27,7 +27,7 @@ from models.sql import Query, fetch
 __all__ = [
     "MAX_MONTHS", "Window", "churn_alerts_opened", "complaint_resolution_hours", "lifecycle_funnel",
     "new_customers", "repeat_purchase_rate", "retention_rate", "revenue", "satisfaction", "sla_compliance_rate",
-    "tier_distribution", "top_referrers", "window",
+    "teams", "tier_distribution", "top_referrers", "window",
 ]
 
 MAX_MONTHS = 36
@@ -71,6 +71,13 @@ async def window(scope: Scope, first: date | None, last: date | None, team_id: i
     return Window(first, last, _midnight(first, zone), _midnight(last + timedelta(days=1), zone), months, team_id)
 
 
+@requires("customer.read")
+async def teams(scope: Scope) -> list[dict[str, Any]]:
+    """The teams a window may be narrowed to: those within the caller's reach, by name."""
+    q = Query()
+    return await fetch(f"SELECT t.id, t.name FROM team t WHERE {scope.teams(q, 't.id')} ORDER BY t.name, t.id LIMIT 1000", q)
+
+
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), zone).astimezone(UTC)
 
@@ -100,12 +107,16 @@ def _within(q: Query, column: str, start: datetime, stop: datetime) -> str:
     return f"{column} >= {_instant(q, start)} AND {column} < {_instant(q, stop)}"
 
 
-def _month_table(q: Query, w: Window) -> str:
-    rows = " UNION ALL ".join(
-        f"SELECT {q.param(label)} AS label, {_instant(q, start)} AS start, {_instant(q, stop)} AS stop"
-        for label, start, stop in w.months
-    )
-    return f"months AS ({rows})"
+def _month(q: Query, w: Window, column: str) -> str:
+    """The index in ``w.months`` of the month ``column`` (a time inside the window) falls in."""
+    cases = " ".join(f"WHEN {column} < {_instant(q, stop)} THEN {n}" for n, (_, _, stop) in enumerate(w.months[:-1]))
+    return f"CASE {cases} ELSE {len(w.months) - 1} END" if cases else "0"
+
+
+def _by_month(w: Window, rows: list[dict[str, Any]], empty: Any, read: Any) -> list[tuple[str, Any]]:
+    """Each month of the window with what ``rows`` (keyed by ``month``, its index) say of it, or ``empty``."""
+    found = {row["month"]: read(row) for row in rows}
+    return [(label, found.get(n, empty)) for n, (label, _, _) in enumerate(w.months)]
 
 
 def _number(q: Query, column: str) -> str:
@@ -157,14 +168,11 @@ async def lifecycle_funnel(scope: Scope, w: Window) -> list[tuple[Stage, int]]:
 async def new_customers(scope: Scope, w: Window) -> list[tuple[str, int]]:
     """Customers created, by month."""
     q = Query()
-    months = _month_table(q, w)
     rows = await fetch(
-        f"WITH {months}, made AS (SELECT c.created_at FROM customer c WHERE {_visible(scope, q, w)}"
-        f" AND {_within(q, 'c.created_at', w.start, w.stop)})"
-        " SELECT m.label, COUNT(made.created_at) AS n FROM months m"
-        " LEFT JOIN made ON made.created_at >= m.start AND made.created_at < m.stop GROUP BY m.label ORDER BY m.label", q,
+        f"SELECT {_month(q, w, 'c.created_at')} AS month, COUNT(*) AS n FROM customer c WHERE {_visible(scope, q, w)}"
+        f" AND {_within(q, 'c.created_at', w.start, w.stop)} GROUP BY 1", q,
     )
-    return [(row["label"], row["n"]) for row in rows]
+    return _by_month(w, rows, 0, lambda row: row["n"])
 
 
 @dataclass(frozen=True)
@@ -189,21 +197,20 @@ class Revenue:
 async def revenue(scope: Scope, w: Window) -> Revenue:
     """Paid orders by the month they were paid in: their value in the base currency, and how many."""
     q = Query()
-    months = _month_table(q, w)
     rows = await fetch(
-        f"WITH {months}, sold AS (SELECT o.paid_at, {_in_base(q)} AS value FROM orders o JOIN customer c ON c.id = o.customer_id"
-        f" LEFT JOIN exchange_rate x ON x.currency = o.currency WHERE {paid('o')} AND {_visible(scope, q, w)}"
-        f" AND {_within(q, 'o.paid_at', w.start, w.stop)})"
-        " SELECT m.label, SUM(sold.value) AS amount, COUNT(sold.paid_at) AS n FROM months m"
-        " LEFT JOIN sold ON sold.paid_at >= m.start AND sold.paid_at < m.stop GROUP BY m.label ORDER BY m.label", q,
+        f"SELECT {_month(q, w, 'o.paid_at')} AS month, SUM({_in_base(q)}) AS amount, COUNT(*) AS n FROM orders o"
+        f" JOIN customer c ON c.id = o.customer_id LEFT JOIN exchange_rate x ON x.currency = o.currency"
+        f" WHERE {paid('o')} AND {_within(q, 'o.paid_at', w.start, w.stop)} AND {_visible(scope, q, w)} GROUP BY 1", q,
     )
-    return Revenue([(row["label"], _money(row["amount"]), row["n"]) for row in rows])
+    months = _by_month(w, rows, (Decimal(0).quantize(_CENT), 0), lambda row: (_money(row["amount"]), row["n"]))
+    return Revenue([(label, amount, n) for label, (amount, n) in months])
 
 
-def _buyers(scope: Scope, q: Query, w: Window, start: datetime, stop: datetime) -> str:
+def _buyers(scope: Scope, q: Query, w: Window) -> str:
+    """Who paid in the window, and for how many orders."""
     return (
         f"SELECT o.customer_id, COUNT(*) AS n FROM orders o JOIN customer c ON c.id = o.customer_id WHERE {paid('o')}"
-        f" AND {_visible(scope, q, w)} AND {_within(q, 'o.paid_at', start, stop)} GROUP BY o.customer_id"
+        f" AND {_within(q, 'o.paid_at', w.start, w.stop)} AND {_visible(scope, q, w)} GROUP BY o.customer_id"
     )
 
 
@@ -211,11 +218,12 @@ def _buyers(scope: Scope, q: Query, w: Window, start: datetime, stop: datetime) 
 async def retention_rate(scope: Scope, w: Window) -> float | None:
     """Of the customers who paid in the span just before the window (as long as it), the share who paid in it too."""
     q = Query()
-    before = _buyers(scope, q, w, *w.previous)
-    during = _buyers(scope, q, w, w.start, w.stop)
+    start, (earlier, _) = _instant(q, w.start), w.previous
     rows = await fetch(
-        f"WITH before AS ({before}), during AS ({during}) SELECT (SELECT COUNT(*) FROM before) AS whole,"
-        " (SELECT COUNT(*) FROM before b JOIN during d ON d.customer_id = b.customer_id) AS kept", q,
+        f"SELECT COUNT(*) AS whole, COALESCE(SUM(during), 0) AS kept FROM (SELECT o.customer_id,"
+        f" MAX(CASE WHEN o.paid_at < {start} THEN 1 ELSE 0 END) AS before, MAX(CASE WHEN o.paid_at >= {start} THEN 1 ELSE 0 END) AS during"
+        f" FROM orders o JOIN customer c ON c.id = o.customer_id WHERE {paid('o')} AND {_within(q, 'o.paid_at', earlier, w.stop)}"
+        f" AND {_visible(scope, q, w)} GROUP BY o.customer_id) b WHERE before = 1", q,
     )
     return _rate(rows[0]["kept"], rows[0]["whole"])
 
@@ -226,7 +234,7 @@ async def repeat_purchase_rate(scope: Scope, w: Window) -> float | None:
     q = Query()
     rows = await fetch(
         f"SELECT COUNT(*) AS whole, COALESCE(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END), 0) AS again"
-        f" FROM ({_buyers(scope, q, w, w.start, w.stop)}) b", q,
+        f" FROM ({_buyers(scope, q, w)}) b", q,
     )
     return _rate(rows[0]["again"], rows[0]["whole"])
 
@@ -289,27 +297,27 @@ def _nps(promoters: int, detractors: int, rated: int) -> int | None:
 async def satisfaction(scope: Scope, w: Window) -> Satisfaction:
     """Survey answers of the window about complaints of customers the caller sees: CSAT and NPS, by month and in all."""
     q = Query()
-    months = _month_table(q, w)
     rows = await fetch(
-        f"WITH {months}, answers AS (SELECT a.answered_at, a.csat, a.nps FROM survey_answer a JOIN complaint k ON k.id = a.complaint_id"
-        f" JOIN customer c ON c.id = k.customer_id WHERE {_visible(scope, q, w)} AND {_within(q, 'a.answered_at', w.start, w.stop)})"
-        " SELECT m.label, COUNT(a.csat) AS answers, SUM(a.csat) AS csat, COUNT(a.nps) AS rated,"
+        f"SELECT {_month(q, w, 'a.answered_at')} AS month, COUNT(*) AS answers, SUM(a.csat) AS csat, COUNT(a.nps) AS rated,"
         " SUM(CASE WHEN a.nps >= 9 THEN 1 ELSE 0 END) AS promoters, SUM(CASE WHEN a.nps <= 6 THEN 1 ELSE 0 END) AS detractors"
-        " FROM months m LEFT JOIN answers a ON a.answered_at >= m.start AND a.answered_at < m.stop GROUP BY m.label ORDER BY m.label",
-        q,
+        " FROM survey_answer a JOIN complaint k ON k.id = a.complaint_id JOIN customer c ON c.id = k.customer_id"
+        f" WHERE {_within(q, 'a.answered_at', w.start, w.stop)} AND {_visible(scope, q, w)} GROUP BY 1", q,
     )
-    by_month = []
-    for row in rows:
-        answers, rated = row["answers"], row["rated"]
-        csat = round(int(row["csat"]) / answers, 2) if answers else None
-        by_month.append((row["label"], csat, _nps(int(row["promoters"] or 0), int(row["detractors"] or 0), rated), answers))
-    answers = sum(row["answers"] for row in rows)
-    rated = sum(row["rated"] for row in rows)
-    return Satisfaction(
-        by_month,
-        round(sum(int(row["csat"] or 0) for row in rows) / answers, 2) if answers else None,
-        _nps(sum(int(row["promoters"] or 0) for row in rows), sum(int(row["detractors"] or 0) for row in rows), rated),
-    )
+    counts = {
+        row["month"]: (int(row["answers"]), int(row["csat"]), int(row["rated"]), int(row["promoters"]), int(row["detractors"]))
+        for row in rows
+    }
+    total = tuple(map(sum, zip(*counts.values(), strict=True))) if counts else None
+    average, nps, _ = _told(total)
+    return Satisfaction([(label, *_told(counts.get(n))) for n, (label, _, _) in enumerate(w.months)], average, nps)
+
+
+def _told(counts: tuple[int, ...] | None) -> tuple[float | None, int | None, int]:
+    """(mean CSAT, NPS, answers) from (answers, CSAT sum, NPS answers, promoters, detractors)."""
+    if counts is None:
+        return None, None, 0
+    answers, csat, rated, promoters, detractors = counts
+    return round(csat / answers, 2), _nps(promoters, detractors, rated), answers
 
 
 def _hours(q: Query) -> str:
@@ -329,12 +337,19 @@ def _resolved(scope: Scope, q: Query, w: Window) -> str:
 async def complaint_resolution_hours(scope: Scope, w: Window) -> tuple[float | None, float | None, int]:
     """Hours from filing to resolution of the complaints resolved in the window: median, p90, and how many."""
     q = Query()
-    rows = await fetch(
-        f"WITH h AS (SELECT {_hours(q)} AS hours FROM {_resolved(scope, q, w)}),"
-        " r AS (SELECT hours, ROW_NUMBER() OVER (ORDER BY hours) AS i, COUNT(*) OVER () AS n FROM h)"
-        " SELECT (SELECT AVG(hours) FROM r WHERE i IN ((n + 1) / 2, (n + 2) / 2)) AS median,"
-        " (SELECT MAX(hours) FROM r WHERE i = (9 * n + 9) / 10) AS p90, (SELECT COUNT(*) FROM h) AS n", q,
-    )
+    if q.dialect == "sqlite":
+        sql = (
+            f"WITH h AS (SELECT {_hours(q)} AS hours FROM {_resolved(scope, q, w)}),"
+            " r AS (SELECT hours, ROW_NUMBER() OVER (ORDER BY hours) AS i, COUNT(*) OVER () AS n FROM h)"
+            " SELECT (SELECT AVG(hours) FROM r WHERE i IN ((n + 1) / 2, (n + 2) / 2)) AS median,"
+            " (SELECT MAX(hours) FROM r WHERE i = (9 * n + 9) / 10) AS p90, (SELECT COUNT(*) FROM h) AS n"
+        )
+    else:  # the same ranks, as PostgreSQL's ordered-set aggregates compute them
+        sql = (
+            f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {_hours(q)}) AS median,"
+            f" percentile_disc(0.9) WITHIN GROUP (ORDER BY {_hours(q)}) AS p90, COUNT(*) AS n FROM {_resolved(scope, q, w)}"
+        )
+    rows = await fetch(sql, q)
     row = rows[0]
     return (
         None if row["median"] is None else round(float(row["median"]), 1),

@@ -1,4 +1,4 @@
-"""Browser assets (GraphiQL, React, htmx and its SSE extension) from the npm registry into ``static/vendor/``, and the
+"""Browser assets (GraphiQL, React, htmx and its SSE extension, ECharts) from the npm registry into ``static/vendor/``, and the
 admin's message catalogs compiled (``locales/*/LC_MESSAGES/messages.mo``, see ``server.i18n``).
 
 Run ``python -m server.assets`` once at install time. It fetches each pinned package with
@@ -91,6 +91,11 @@ ASSETS: dict[str, Asset] = {
     "htmx-sse": Asset(
         "htmx-ext-sse", "2.2.4", "dist/sse.min.js",
         "sha384-A986SAtodyH8eg8x8irJnYUk7i9inVQqYigD6qZ9evobksGNIXfeFvDwLSHcp31N",
+    ),
+    # The dashboard's charts.
+    "echarts": Asset(
+        "echarts", "5.6.0", "dist/echarts.min.js",
+        "sha384-pPi0zxBAoDu6+JXW/C68UZLvBUUtU+7zonhif43rqj7pxsGyqyqzcian2Rj37Rss",
     ),
 }
 

@@ -29,7 +29,7 @@ _STATUS = {"open": 200, "thanks": 200, "answered": 409, "expired": 410, "limited
 def _page(request: Request, state: str, **context) -> HTMLResponse:
     with i18n.activated(i18n.negotiate(request.headers.get("accept-language"))):
         html = templates.get_template("public/survey.html").render(state=state, **context)
-    return HTMLResponse(html, status_code=_STATUS.get(state, 200), headers=security_headers(htmx_from_cdn=False))
+    return HTMLResponse(html, status_code=_STATUS.get(state, 200), headers=security_headers())
 
 
 def _score(raw: str | None) -> int | None:

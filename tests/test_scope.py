@@ -257,7 +257,7 @@ NOT_CUSTOMER_READS = {
         "a write to a customer of the caller's pool or scope, answering through customers_by_ids",
     ),
     **dict.fromkeys(
-        ["analytics.window", "analytics.tier_distribution", "analytics.lifecycle_funnel", "analytics.new_customers",
+        ["analytics.window", "analytics.teams", "analytics.tier_distribution", "analytics.lifecycle_funnel", "analytics.new_customers",
          "analytics.revenue", "analytics.retention_rate", "analytics.repeat_purchase_rate", "analytics.churn_alerts_opened",
          "analytics.top_referrers", "analytics.satisfaction", "analytics.complaint_resolution_hours",
          "analytics.sla_compliance_rate"],

@@ -14,6 +14,7 @@ from server.admin import (
     audit,
     complaints,
     customers,
+    dashboard,
     loyalty,
     roles,
     rules,
@@ -31,6 +32,7 @@ __all__ = ["admin_mount"]
 def admin_mount() -> Mount:
     return Mount("/admin", routes=[
         Route("/", sessions.home),
+        Route("/dashboard/{panel:str}", dashboard.panel),
         Route("/login", sessions.login, methods=["GET", "POST"]),
         Route("/logout", sessions.logout, methods=["POST"]),
         Route("/language", sessions.set_language, methods=["POST"]),

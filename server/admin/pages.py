@@ -42,6 +42,7 @@ __all__ = [
 SESSION_COOKIE = "kehu_admin"
 _HTMX = "htmx"
 _SSE = "htmx-sse"
+_ECHARTS = "echarts"
 _STATUS = {ErrorCode.FORBIDDEN: 403, ErrorCode.NOT_FOUND: 404}
 
 
@@ -50,8 +51,8 @@ def cookie_name(request: Request, name: str) -> str:
     return f"__Host-{name}" if request.url.scheme == "https" else name
 
 
-def _policy(htmx_from_cdn: bool) -> str:
-    script = f"'self' {assets.cdn_url(_HTMX)} {assets.cdn_url(_SSE)}" if htmx_from_cdn else "'self'"
+def _policy(cdn_scripts: tuple[str, ...]) -> str:
+    script = " ".join(("'self'", *cdn_scripts))
     return "; ".join([
         "default-src 'none'", f"script-src {script}", "style-src 'self'", "img-src 'self'", "connect-src 'self'",
         "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'",
@@ -99,19 +100,20 @@ def localized(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[R
 def render(
     request: Request, template: str, context: dict[str, Any], status: int = 200, admin: Admin | None = None
 ) -> HTMLResponse:
-    htmx = assets.tag(_HTMX)
+    scripts = {name: assets.tag(name) for name in (_HTMX, _SSE, _ECHARTS)}
     with i18n.activated(language_of(request, admin)):  # also for a view that is not ``localized``
         html = templates.get_template(f"admin/{template}").render(
-            request=request, admin=admin, htmx=htmx, sse=assets.tag(_SSE), csrf=admin.csrf if admin else None,
-            language_names=i18n.NAMES, **context
+            request=request, admin=admin, htmx=scripts[_HTMX], sse=scripts[_SSE], echarts=scripts[_ECHARTS],
+            csrf=admin.csrf if admin else None, language_names=i18n.NAMES, **context
         )
-    return HTMLResponse(html, status_code=status, headers=security_headers(htmx.cdn or assets.tag(_SSE).cdn))
+    return HTMLResponse(html, status_code=status, headers=security_headers(tuple(t.url for t in scripts.values() if t.cdn)))
 
 
-def security_headers(htmx_from_cdn: bool) -> dict[str, str]:
-    """The headers of every server-rendered page: its CSP, no caching, no framing."""
+def security_headers(cdn_scripts: tuple[str, ...] = ()) -> dict[str, str]:
+    """The headers of every server-rendered page: its CSP (scripts from this server, and those
+    ``cdn_scripts`` where the local copy is missing), no caching, no framing."""
     return {
-        "content-security-policy": _policy(htmx_from_cdn),
+        "content-security-policy": _policy(cdn_scripts),
         "cache-control": "no-store",
         "x-content-type-options": "nosniff",
         "x-frame-options": "DENY",

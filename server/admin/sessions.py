@@ -20,6 +20,7 @@ from models import staff
 from models.errors import DomainError
 from models.sessions import end_session, start_session
 from server.admin.complaints import complaint_work
+from server.admin.dashboard import dashboard_context
 from server.admin.pages import SESSION_COOKIE, Admin, cookie_name, localized, page, render
 from server.i18n import gettext as _
 
@@ -97,7 +98,7 @@ async def logout(admin: Admin) -> Response:
 
 @page
 async def home(admin: Admin) -> Response:
-    return render(admin.request, "home.html", await complaint_work(admin), admin=admin)
+    return render(admin.request, "home.html", {**await complaint_work(admin), **await dashboard_context(admin)}, admin=admin)
 
 
 @page

@@ -11,7 +11,10 @@ escalates what is overdue, the second finds nothing left) inside a transaction i
 so the dataset is left as it was; then the queue's, the breached list's and the sweep's
 statements are EXPLAINed (ANALYZE, BUFFERS; the sweep's inside a rolled-back transaction).
 j_recompute times ``kehu recompute`` over the whole base, the sweep's refresh after 1,000 new paid
-orders and the pool's release sweep, in a transaction rolled back afterwards.
+orders and the pool's release sweep, in a transaction rolled back afterwards. m_analytics times
+each figure of the dashboard (models/analytics.py) over the last 12 months by direct calls, for
+the bench user (TEAM scope) and for everyone (ALL), after giving the closed complaints survey
+answers and every customer a segment, once.
 
 Settings: KEHU_BENCH_SCALE (1 = 100,000 customers), KEHU_BENCH_SECONDS (per measurement,
 default 10), KEHU_BENCH_WORKERS (kehu's worker processes, default 1), KEHU_BENCH_PEERS=postgraphile (also
@@ -93,7 +96,7 @@ SEGMENT = """query Segment { customers(first: 20, filter: {tiers: [DORMANT, POTE
   totalCount edges { node { id name segment { tier lifecycleStage rfm { score } } } } } }"""
 SHAPES = (
     "a_page", "b_tree_stats", "c_phone_search", "d_writes", "e_queue", "f_breached", "g_file", "h_sweep", "i_segment",
-    "j_recompute", "k_random_page", "l_nested",
+    "j_recompute", "k_random_page", "l_nested", "m_analytics",
 )
 
 
@@ -478,6 +481,56 @@ async def _recompute(url: str) -> list[dict]:
     return runs
 
 
+_FIGURES = (
+    "tier_distribution", "lifecycle_funnel", "new_customers", "revenue", "retention_rate", "repeat_purchase_rate",
+    "satisfaction", "complaint_resolution_hours", "sla_compliance_rate", "top_referrers", "churn_alerts_opened",
+)
+
+
+async def _analytics(url: str, runs: int = 5) -> list[dict]:
+    """m_analytics: each dashboard figure over the twelve months to today, the median and the slowest of
+    ``runs`` direct calls, for the bench user (TEAM) and for everyone (ALL)."""
+    from models import analytics, db, segments
+    from models.access import User, viewer_of
+    from models.scope import Scope
+
+    await db.init(url, pool_size=2, statement_timeout_ms=600_000)
+    try:
+        answered = await db.connection().execute_query_dict("SELECT count(*) AS n FROM survey_answer")
+        if not answered[0]["n"]:
+            progress("m_analytics: survey answers for the closed complaints (once)")
+            await db.connection().execute_query(
+                "INSERT INTO survey_answer (complaint_id, csat, nps, comment, via, answered_at)"
+                " SELECT id, 1 + abs(hashint8extended(id, 7)) % 5, abs(hashint8extended(id, 8)) % 11, NULL, 'link',"
+                " closed_at + interval '1 day' FROM complaint WHERE status = 'closed' AND abs(hashint8extended(id, 9)) % 10 < 6"
+            )
+            await db.connection().execute_query("VACUUM ANALYZE survey_answer")
+        segmented = await db.connection().execute_query_dict("SELECT count(*) AS n FROM customer_segment")
+        if not segmented[0]["n"]:
+            progress("m_analytics: every customer's segment (once), for the tiers and the funnel")
+            await segments.recompute()
+        team = await Scope.for_viewer(await viewer_of(await User.get(id=1)))
+        everyone = Scope.of_system()
+        rows = []
+        for name in _FIGURES:
+            figure = getattr(analytics, name)
+            row = {"figure": name}
+            for label, scope in (("team", team), ("all", everyone)):
+                window = await analytics.window(scope, None, None)
+                times = []
+                for _ in range(runs):
+                    started = time.perf_counter()
+                    await figure(scope, window)
+                    times.append((time.perf_counter() - started) * 1000)
+                times.sort()
+                row[label] = {"median_ms": round(times[len(times) // 2], 1), "max_ms": round(times[-1], 1)}
+            progress(f"m_analytics: {name} {row['team']['median_ms']} ms (TEAM), {row['all']['median_ms']} ms (ALL)")
+            rows.append(row)
+        return rows
+    finally:
+        await db.close()
+
+
 async def _answers(port: int, headers: dict, data: dict) -> dict:
     """kehu's answers to the page and to one nested tree, to check the peer's against."""
     referrer = data["referrers"][0]
@@ -574,6 +627,8 @@ async def main() -> int:
         report.update(await _complaint_sql(url, data, shapes(data, run_id + "x"), run))
     if "j_recompute" in run:
         report["recompute"] = await _recompute(url)
+    if "m_analytics" in run:
+        report["analytics"] = await _analytics(url)
 
     floors = [shape for shape in floor_app.PATHS if shape in bodies]
     if floors:
@@ -642,6 +697,11 @@ def _print(report: dict) -> None:
         print("| step | seconds | customers |\n|---|---|---|")
         for row in steps:
             print(f"| {row['step']} | {row['seconds']:.3f} | {row['customers']:,} |")
+    if figures := report.get("analytics"):
+        print("\nm_analytics: each dashboard figure over the last 12 months, direct calls (median and slowest of 5)\n")
+        print("| figure | TEAM median ms | TEAM max ms | ALL median ms | ALL max ms |\n|---|---|---|---|---|")
+        for row in figures:
+            print(f"| {row['figure']} | {row['team']['median_ms']} | {row['team']['max_ms']} | {row['all']['median_ms']} | {row['all']['max_ms']} |")
     if explained := report.get("explain"):
         print("\nEXPLAIN (ANALYZE, BUFFERS), once each (full plans in the JSON report)\n")
         print("| statement | plan | partial indexes used | execution ms |\n|---|---|---|---|")
