@@ -44,7 +44,7 @@ CUSTOMER_DATA = frozenset({
 """Entity types whose events are about a customer's data: recorded with the customer's id."""
 ENTITY_TYPES = (
     *sorted(CUSTOMER_DATA), "user", "role", "team", "api_token", "admin_session", "sla_policy", "working_calendar",
-    "complaint_category", "setting", "exchange_rate", "saved_segment",
+    "complaint_category", "setting", "exchange_rate", "saved_segment", "report",
 )
 
 

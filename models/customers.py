@@ -15,7 +15,7 @@ from tortoise.transactions import in_transaction
 from models import refusals
 from models.audit import record
 from models.errors import DomainError, ErrorCode, FieldError
-from models.pagination import Page, PageArgs, SortKey
+from models.pagination import MAX_PAGE_SIZE, Page, PageArgs, SortKey
 from models.refusals import Telling
 from models.scope import Scope, requires
 from models.sql import Query, fetch
@@ -345,19 +345,23 @@ class CustomerOrder(Enum):
 
 
 async def list_customers(
-    scope: Scope, filter: CustomerFilter, order: SortKey, args: PageArgs, columns: tuple[str, ...] = COLUMNS
+    scope: Scope, filter: CustomerFilter, order: SortKey, args: PageArgs, columns: tuple[str, ...] = COLUMNS,
+    largest: int = MAX_PAGE_SIZE,
 ) -> Page:
     """A page of the visible customers ``filter`` picks, as rows of ``columns`` and the sort key."""
     q = Query()
-    return await customers_page(scope, q, [scope.customers(q, "c"), *await filter.where(q, scope)], order, args, columns)
+    conditions = [scope.customers(q, "c"), *await filter.where(q, scope)]
+    return await customers_page(scope, q, conditions, order, args, columns, largest)
 
 
 async def customers_page(
-    scope: Scope, q: Query, conditions: list[str], order: SortKey, args: PageArgs, columns: tuple[str, ...]
+    scope: Scope, q: Query, conditions: list[str], order: SortKey, args: PageArgs, columns: tuple[str, ...],
+    largest: int = MAX_PAGE_SIZE,
 ) -> Page:
     """A page of the customers ``c`` that meet ``conditions`` (their parameters in ``q``), masked
-    for the caller: the statement of every customer list, whatever decides who is in it."""
-    args = args.checked()
+    for the caller: the statement of every customer list, whatever decides who is in it (an
+    export's pages may hold up to ``largest``)."""
+    args = args.checked(largest)
     if (keyset := args.keyset_condition(order, q, "c")) is not None:
         conditions = [*conditions, keyset]
     sql = (

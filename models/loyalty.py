@@ -45,7 +45,7 @@ from models.validation import clean_text
 
 __all__ = [
     "EntryKind", "Level", "LevelChange", "Loyalty", "LoyaltySweep", "Membership", "PointsEntry", "Rules",
-    "adjust_points", "level_changes", "loyalty", "on_paid", "on_refunded", "points_entries_by_ids", "points_pages",
+    "adjust_points", "ledger_chunk", "level_changes", "loyalty", "on_paid", "on_refunded", "points_entries_by_ids", "points_pages",
     "points_counts", "redeem_points", "sweep",
 ]
 
@@ -547,6 +547,22 @@ async def points_entries_by_ids(scope: Scope, ids: list[int]) -> dict[int, dict[
         f" WHERE p.id IN {q.in_list(ids)} AND {scope.customers(q, 'c')}"
     )
     return {row["id"]: row for row in await fetch(sql, q, PointsEntry)}
+
+
+async def ledger_chunk(
+    scope: Scope, after_id: int, size: int, start: datetime | None = None, stop: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The next ``size`` entries after ``after_id`` of the visible customers' ledgers, oldest first,
+    each with its customer's name; of ``at`` in [start, stop) when given (an export's page)."""
+    q = Query()
+    window = "".join(
+        f" AND p.at {op} {q.param(value)}" for op, value in ((">=", start), ("<", stop)) if value is not None
+    )
+    return await fetch(
+        f"SELECT {_SELECT}, c.name AS customer_name FROM points_entry p JOIN customer c ON c.id = p.customer_id"
+        f" WHERE p.id > {q.param(after_id)} AND {scope.customers(q, 'c')}{window} ORDER BY p.id LIMIT {int(size)}",
+        q, PointsEntry,
+    )
 
 
 async def level_changes(scope: Scope, customer_ids: list[int]) -> dict[int, list[dict[str, Any]]]:

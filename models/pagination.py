@@ -98,7 +98,9 @@ class PageArgs:
     def size(self) -> int:
         return self.first if self.forward else self.last  # type: ignore[return-value]
 
-    def checked(self) -> PageArgs:
+    def checked(self, largest: int = MAX_PAGE_SIZE) -> PageArgs:
+        """These arguments made whole (the default page size), or refused; at most ``largest`` items
+        (an export reads larger pages than a client may ask for)."""
         if self.after is not None and self.before is not None:
             raise DomainError.single("before", "use after or before, not both.", ErrorCode.INVALID)
         if self.first is not None and (self.last is not None or self.before is not None):
@@ -107,10 +109,8 @@ class PageArgs:
             raise DomainError.single("last", "use first/after or last/before, not both.", ErrorCode.INVALID)
         for name in ("first", "last"):
             value = getattr(self, name)
-            if value is not None and not 0 <= value <= MAX_PAGE_SIZE:
-                raise DomainError.single(
-                    name, f"{name} must be between 0 and {MAX_PAGE_SIZE}, not {value}.", ErrorCode.INVALID
-                )
+            if value is not None and not 0 <= value <= largest:
+                raise DomainError.single(name, f"{name} must be between 0 and {largest}, not {value}.", ErrorCode.INVALID)
         if self.first is None and self.last is None:
             if self.before is not None:
                 return PageArgs(last=DEFAULT_PAGE_SIZE, before=self.before)

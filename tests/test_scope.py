@@ -260,8 +260,9 @@ NOT_CUSTOMER_READS = {
         ["analytics.window", "analytics.teams", "analytics.tier_distribution", "analytics.lifecycle_funnel", "analytics.new_customers",
          "analytics.revenue", "analytics.retention_rate", "analytics.repeat_purchase_rate", "analytics.churn_alerts_opened",
          "analytics.top_referrers", "analytics.satisfaction", "analytics.complaint_resolution_hours",
-         "analytics.sla_compliance_rate"],
-        "figures over all the caller sees, not about one customer (test_analytics.py: another team's customers count for nothing)",
+         "analytics.sla_compliance_rate", "loyalty.ledger_chunk", "reports.segment_export", "reports.ledger_export"],
+        "figures and exports over all the caller sees, not about one customer (test_analytics.py, test_reports.py:"
+        " another team's customers count for nothing and are in no export)",
     ),
     **dict.fromkeys(
         ["loyalty.redeem_points", "loyalty.adjust_points"],

@@ -22,10 +22,11 @@ from server.admin.complaints import labels
 from server.admin.pages import Admin, page, parse_id, render
 from server.i18n import gettext as _
 
-__all__ = ["PANELS", "dashboard_context", "panel"]
+__all__ = ["PANELS", "dashboard_context", "day", "panel"]
 
 
-def _day(raw: str, field: str) -> date | None:
+def day(raw: str, field: str) -> date | None:
+    """A date from a form field; empty is none."""
     raw = raw.strip()
     if not raw:
         return None
@@ -37,8 +38,8 @@ def _day(raw: str, field: str) -> date | None:
 
 async def _window(admin: Admin) -> analytics.Window:
     params = admin.request.query_params
-    first = _day(params.get("from") or "", "from")
-    last = _day(params.get("to") or "", "to")
+    first = day(params.get("from") or "", "from")
+    last = day(params.get("to") or "", "to")
     team = parse_id(params.get("team") or "", "team")
     return await analytics.window(admin.scope, first, last, team)
 
