@@ -35,6 +35,9 @@ FIELDS = {
     "followUps": "followUps { totalCount }",
     "segment": "segment { tier }", "ownerId": "ownerId", "teamId": "teamId",
     "poolEvents": "poolEvents { kind at }",
+    "loyalty": "loyalty { balance level pointsEarned12m expiringSoon { points } levelChanges { toLevel } }",
+    "pointsLedger": "pointsLedger { totalCount edges { node { kind points } } }",
+    "recommendations": "recommendations { sku reason }",
 }
 # Where customers are reached: ``{}`` is the selection of each customer there.
 PLACES = {

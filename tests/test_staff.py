@@ -127,7 +127,7 @@ async def test_roles_take_only_known_codes_and_updates_replace_the_set(gql):
     stored = await Role.get(name="R")
     assert stored.permissions == ["customer.read", "order.create"] and stored.data_scope == "team"
     codes = (await gql.data("{ permissionCodes { code description } }"))["permissionCodes"]
-    assert {"code": "audit.read", "description": PERMISSIONS["audit.read"]} in codes and len(codes) == len(PERMISSIONS) == 19
+    assert {"code": "audit.read", "description": PERMISSIONS["audit.read"]} in codes and len(codes) == len(PERMISSIONS) == 22
 
 
 async def test_teams_nest_and_cannot_move_below_themselves(gql):
