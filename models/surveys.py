@@ -37,6 +37,10 @@ _PURPOSE = "complaint-survey"
 class SurveyAnswer(Model):
     id = fields.BigIntField(primary_key=True)
     complaint = fields.OneToOneField("models.Complaint", related_name="survey_answer", on_delete=fields.RESTRICT)
+    customer = fields.ForeignKeyField(
+        "models.Customer", related_name="survey_answers", null=True, on_delete=fields.RESTRICT,
+        description="The complaint's customer, kept with the answer so that answers are read by customer without the complaint.",
+    )
     csat = fields.SmallIntField()
     nps = fields.SmallIntField(null=True)
     comment = fields.TextField(null=True)
@@ -45,7 +49,7 @@ class SurveyAnswer(Model):
 
     class Meta:
         table = "survey_answer"
-        indexes = (("answered_at",),)  # the dashboard's satisfaction by month (models/analytics.py)
+        indexes = (("answered_at", "customer_id"),)  # the dashboard's satisfaction by month (models/analytics.py)
 
 
 def survey_token(complaint_id: int, issued_at: datetime) -> str:
@@ -136,7 +140,8 @@ async def _answer(scope: Scope | None, complaint_id: int, customer_id: int, issu
     scope = scope or Scope.anonymous()
     try:
         async with in_transaction() as connection:
-            answer = await SurveyAnswer.create(complaint_id=complaint_id, via=via, answered_at=at, using_db=connection, **values)
+            answer = await SurveyAnswer.create(complaint_id=complaint_id, customer_id=customer_id, via=via, answered_at=at,
+                                               using_db=connection, **values)
             await timeline.append(connection, scope, complaint_id, EventKind.SURVEY_ANSWERED, at,
                                   data={"csat": values["csat"], "nps": values["nps"], "via": via})
             await record(scope, "complaint.survey_answered", "complaint", complaint_id,

@@ -59,7 +59,9 @@ async def _migrate(settings: Settings) -> None:
     from models.db import tortoise_config
 
     try:
-        await migrate(config=tortoise_config(settings.database_url, settings.db_pool_size))
+        # A migration rewrites whole tables (a backfill, an index over a million rows): it is not
+        # held to the statement timeout that keeps a request short.
+        await migrate(config=tortoise_config(settings.database_url, settings.db_pool_size, statement_timeout_ms=0))
     finally:
         await Tortoise.close_connections()
 

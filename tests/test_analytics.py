@@ -64,7 +64,7 @@ async def _complaint(customer: int, filed: str, hours: float, breached: bool, cs
     await Complaint.filter(id=made["id"]).update(
         created_at=_at(filed), resolved_at=_at(filed) + timedelta(hours=hours), status="resolved", resolution_breached=breached,
     )
-    await SurveyAnswer.create(complaint_id=made["id"], csat=csat, nps=nps, via="link", answered_at=_at(answered))
+    await SurveyAnswer.create(complaint_id=made["id"], customer_id=customer, csat=csat, nps=nps, via="link", answered_at=_at(answered))
 
 
 @pytest.fixture
@@ -180,3 +180,16 @@ async def test_the_default_window_is_the_twelve_months_to_today(base, as_user):
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     assert got["to"] == today.isoformat() and got["from"].endswith("-01") and len(got["newCustomers"]) == 12
     assert got["newCustomers"][-1]["month"] == today.strftime("%Y-%m")
+
+
+async def test_an_own_viewer_counts_the_customers_it_owns(base, as_user):
+    owner = await staff_member("own@example.com", ["customer.read", "complaint.read"], "OWN")
+    await Customer.filter(name__in=["阿", "丁"]).update(owner_id=owner["id"])
+    http = as_user(await bearer_for_user(owner["id"]))
+    got = (await ask(http, FIGURES, WINDOW))["data"]["analytics"]
+    assert [m["amount"]["amount"] for m in got["revenue"]] == ["1100.00", "200.00", "0.00"]
+    assert (got["retentionRate"], got["repeatPurchaseRate"]) == (1.0, 0.5)
+    assert got["complaintResolutionHours"] == {"median": 6.0, "p90": 10.0, "resolved": 2}
+    # 丁 reached 阿 through 陈, whom this viewer does not own: 阿's downstream counts 丁 still, 陈 is no referrer here.
+    assert got["topReferrers"] == [{"customer": {"name": "阿"}, "revenue": {"amount": "1000.00"}, "customers": 1}]
+    assert sum(t["customers"] for t in got["tierDistribution"]) == 2

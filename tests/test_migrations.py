@@ -74,7 +74,10 @@ HAND_WRITTEN = {
     }),
     "notification_unread": ("notification", ("user_id", "created_at"), ("user_id", "created_at"), False, "read_at is null"),
     "churn_alert_open": ("churn_alert", ("customer_id",), ("customer_id",), True, "status = 'open'"),
-    "complaint_resolved_at": ("complaint", ("resolved_at",), ("resolved_at",), False, "resolved_at is not null"),
+    "complaint_resolved": (
+        "complaint", ("resolved_at", "customer_id", "created_at", "first_response_breached", "resolution_breached"),
+        ("resolved_at", "customer_id", "created_at", "first_response_breached", "resolution_breached"), False, "resolved_at is not null",
+    ),
     "points_earned_once": ("points_entry", ("order_id",), ("order_id",), True, "kind = 'earn'"),
     "points_referral_once": ("points_entry", ("referred_id", "level"), ("referred_id", "level"), True, "kind = 'referral'"),
     "points_reversed_once": ("points_entry", ("lot_id",), ("lot_id",), True, "kind = 'reversal'"),

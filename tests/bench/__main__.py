@@ -500,8 +500,8 @@ async def _analytics(url: str, runs: int = 5) -> list[dict]:
         if not answered[0]["n"]:
             progress("m_analytics: survey answers for the closed complaints (once)")
             await db.connection().execute_query(
-                "INSERT INTO survey_answer (complaint_id, csat, nps, comment, via, answered_at)"
-                " SELECT id, 1 + abs(hashint8extended(id, 7)) % 5, abs(hashint8extended(id, 8)) % 11, NULL, 'link',"
+                "INSERT INTO survey_answer (complaint_id, customer_id, csat, nps, comment, via, answered_at)"
+                " SELECT id, customer_id, 1 + abs(hashint8extended(id, 7)) % 5, abs(hashint8extended(id, 8)) % 11, NULL, 'link',"
                 " closed_at + interval '1 day' FROM complaint WHERE status = 'closed' AND abs(hashint8extended(id, 9)) % 10 < 6"
             )
             await db.connection().execute_query("VACUUM ANALYZE survey_answer")
