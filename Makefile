@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) assets
 
-# GraphiQL, React and htmx from the npm registry into static/vendor/ (not committed).
+# GraphiQL, React, htmx and ECharts from the npm registry into static/vendor/ (not committed).
 assets: $(STAMP)
 	$(BIN)/python -m server.assets
 
