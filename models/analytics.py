@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,15 +23,17 @@ from models.orders import paid
 from models.scope import Scope, requires
 from models.segments import Stage, Tier
 from models.service_levels import working_calendar
-from models.sql import Query, fetch
+from models.sql import Query, fetch, money, money_sum
 
 __all__ = [
-    "MAX_MONTHS", "Window", "churn_alerts_opened", "complaint_resolution_hours", "lifecycle_funnel",
+    "FIRST_YEAR", "LAST_YEAR", "MAX_MONTHS", "Window", "churn_alerts_opened", "complaint_resolution_hours", "lifecycle_funnel",
     "new_customers", "repeat_purchase_rate", "retention_rate", "revenue", "satisfaction", "sla_compliance_rate",
     "teams", "tier_distribution", "top_referrers", "window",
 ]
 
 MAX_MONTHS = 36
+FIRST_YEAR, LAST_YEAR = 1970, 2999
+"""The years a window may fall in."""
 _CENT = Decimal("0.01")
 
 
@@ -61,6 +64,9 @@ async def window(scope: Scope, first: date | None, last: date | None, team_id: i
     if first is None:  # the twelve months to ``last``, this one included
         months_back = last.year * 12 + last.month - 1 - 11
         first = date(months_back // 12, months_back % 12 + 1, 1)
+    for name, day in (("to", last), ("from", first)):
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise DomainError.single(name, f"{name} must be a day of the years {FIRST_YEAR} to {LAST_YEAR}.", ErrorCode.INVALID)
     if first > last:
         raise DomainError.single("from", "from must be on or before to.", ErrorCode.INVALID)
     months = _months(first, last, zone)
@@ -113,12 +119,6 @@ def _month(q: Query, w: Window, column: str) -> str:
     return f"CASE {cases} ELSE {len(w.months) - 1} END" if cases else "0"
 
 
-def _by_month(w: Window, rows: list[dict[str, Any]], empty: Any, read: Any) -> list[tuple[str, Any]]:
-    """Each month of the window with what ``rows`` (keyed by ``month``, its index) say of it, or ``empty``."""
-    found = {row["month"]: read(row) for row in rows}
-    return [(label, found.get(n, empty)) for n, (label, _, _) in enumerate(w.months)]
-
-
 def _number(q: Query, column: str) -> str:
     """A decimal column as a number SQL can multiply (SQLite keeps decimals as text)."""
     return f"CAST({column} AS REAL)" if q.dialect == "sqlite" else column
@@ -134,7 +134,7 @@ def _money(value: Any) -> Decimal:
 
 
 def _rate(part: int, whole: int) -> float | None:
-    return None if not whole else round(part / whole, 4)
+    return None if not whole else float(_half_up(Fraction(part, whole), 4))
 
 
 # --- the base ---------------------------------------------------------------------------------
@@ -172,7 +172,8 @@ async def new_customers(scope: Scope, w: Window) -> list[tuple[str, int]]:
         f"SELECT {_month(q, w, 'c.created_at')} AS month, COUNT(*) AS n FROM customer c WHERE {_visible(scope, q, w)}"
         f" AND {_within(q, 'c.created_at', w.start, w.stop)} GROUP BY 1", q,
     )
-    return _by_month(w, rows, 0, lambda row: row["n"])
+    found = {row["month"]: row["n"] for row in rows}
+    return [(label, found.get(n, 0)) for n, (label, _, _) in enumerate(w.months)]
 
 
 @dataclass(frozen=True)
@@ -198,12 +199,17 @@ async def revenue(scope: Scope, w: Window) -> Revenue:
     """Paid orders by the month they were paid in: their value in the base currency, and how many."""
     q = Query()
     rows = await fetch(
-        f"SELECT {_month(q, w, 'o.paid_at')} AS month, SUM({_in_base(q)}) AS amount, COUNT(*) AS n FROM orders o"
+        f"SELECT {_month(q, w, 'o.paid_at')} AS month, x.rate, {money_sum('o.amount')} AS amount, COUNT(*) AS n FROM orders o"
         f" JOIN customer c ON c.id = o.customer_id LEFT JOIN exchange_rate x ON x.currency = o.currency"
-        f" WHERE {paid('o')} AND {_within(q, 'o.paid_at', w.start, w.stop)} AND {_visible(scope, q, w)} GROUP BY 1", q,
+        f" WHERE {paid('o')} AND {_within(q, 'o.paid_at', w.start, w.stop)} AND {_visible(scope, q, w)} GROUP BY 1, o.currency, x.rate", q,
     )
-    months = _by_month(w, rows, (Decimal(0).quantize(_CENT), 0), lambda row: (_money(row["amount"]), row["n"]))
-    return Revenue([(label, amount, n) for label, (amount, n) in months])
+    totals: dict[int, tuple[Decimal, int]] = {}
+    for row in rows:  # each currency's exact sum, converted here: the same cents on SQLite as on PostgreSQL
+        amount, n = totals.get(row["month"], (Decimal(0), 0))
+        totals[row["month"]] = amount + money(row["amount"]) * Decimal(str(row["rate"] or 1)), n + row["n"]
+    empty = (Decimal(0).quantize(_CENT), 0)
+    months = [(label, totals.get(n, empty)) for n, (label, _, _) in enumerate(w.months)]
+    return Revenue([(label, amount.quantize(_CENT), n) for label, (amount, n) in months])
 
 
 def _buyers(scope: Scope, q: Query, w: Window) -> str:
@@ -261,17 +267,18 @@ class Referrer:
 @requires("customer.read")
 async def top_referrers(scope: Scope, w: Window, first: int = 10) -> list[Referrer]:
     """The customers whose downstream (everyone they referred, directly or not) paid the most in the
-    window: downstream customers and referrers the caller sees, however the chain runs between them."""
+    window. The chain is followed through the customers the caller sees (of the team asked) only:
+    a customer it cannot see ends it, so that no link through one is shown."""
     first = max(1, min(int(first), 100))
     q = Query()
     rows = await fetch(
         f"WITH RECURSIVE payers AS (SELECT c.referrer_id, SUM({_in_base(q)}) AS value FROM orders o"
         f" JOIN customer c ON c.id = o.customer_id LEFT JOIN exchange_rate x ON x.currency = o.currency"
         f" WHERE {paid('o')} AND {_within(q, 'o.paid_at', w.start, w.stop)} AND c.referrer_id IS NOT NULL"
-        f" AND {scope.customers(q, 'c')} GROUP BY o.customer_id, c.referrer_id),"
+        f" AND {_visible(scope, q, w)} GROUP BY o.customer_id, c.referrer_id),"
         " up(ancestor, value, depth) AS (SELECT referrer_id, value, 1 FROM payers UNION ALL"
         " SELECT c.referrer_id, up.value, up.depth + 1 FROM up JOIN customer c ON c.id = up.ancestor"
-        " WHERE c.referrer_id IS NOT NULL AND up.depth < 100)"
+        f" WHERE c.referrer_id IS NOT NULL AND up.depth < 100 AND {_visible(scope, q, w)})"
         " SELECT up.ancestor AS customer_id, SUM(up.value) AS revenue, COUNT(*) AS customers FROM up"
         f" JOIN customer c ON c.id = up.ancestor WHERE {_visible(scope, q, w)}"
         f" GROUP BY up.ancestor ORDER BY revenue DESC, up.ancestor LIMIT {first}", q,
@@ -290,8 +297,13 @@ class Satisfaction:
     nps: int | None
 
 
+def _half_up(value: Fraction, places: int = 0) -> Decimal:
+    """``value`` rounded half away from zero, as a report rounds (not to even, as Python's round)."""
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+
+
 def _nps(promoters: int, detractors: int, rated: int) -> int | None:
-    return None if not rated else round(100 * (promoters - detractors) / rated)
+    return None if not rated else int(_half_up(Fraction(100 * (promoters - detractors), rated)))
 
 
 @requires("customer.read", "complaint.read")
@@ -318,7 +330,7 @@ def _told(counts: tuple[int, ...] | None) -> tuple[float | None, int | None, int
     if counts is None:
         return None, None, 0
     answers, csat, rated, promoters, detractors = counts
-    return round(csat / answers, 2), _nps(promoters, detractors, rated), answers
+    return float(_half_up(Fraction(csat, answers), 2)), _nps(promoters, detractors, rated), answers
 
 
 def _tenths_of_hours(q: Query) -> str:

@@ -36,9 +36,12 @@ class Recommendation:
     """For a best seller: the tier it sells best in (None: among everyone)."""
 
 
-def _name(sku_column: str) -> str:
-    """The product's name as its latest line gives it."""
-    return f"(SELECT n.name FROM order_line n WHERE n.sku = {sku_column} ORDER BY n.id DESC LIMIT 1)"
+def _name(scope: Scope, q: Query, sku_column: str) -> str:
+    """The product's name as the latest line of a paid order of a customer the caller sees gives it."""
+    return (
+        "(SELECT n.name FROM order_line n JOIN orders no ON no.id = n.order_id JOIN customer nc ON nc.id = no.customer_id"
+        f" WHERE n.sku = {sku_column} AND {paid('no')} AND {scope.customers(q, 'nc')} ORDER BY n.id DESC LIMIT 1)"
+    )
 
 
 async def _bought_together(scope: Scope, customer_ids: list[int], first: int) -> dict[int, list[Recommendation]]:
@@ -65,7 +68,8 @@ async def _bought_together(scope: Scope, customer_ids: list[int], first: int) ->
         " ROW_NUMBER() OVER (PARTITION BY me, sku ORDER BY COUNT(*) DESC, anchor) AS r FROM theirs GROUP BY me, sku, anchor),"
         " ranked AS (SELECT s.me, s.sku, s.n, a.anchor, a.k, ROW_NUMBER() OVER (PARTITION BY s.me ORDER BY s.n DESC, s.sku) AS place"
         " FROM scored s JOIN anchored a ON a.me = s.me AND a.sku = s.sku AND a.r = 1)"
-        f" SELECT me, sku, n, anchor, k, {_name('ranked.sku')} AS name, {_name('ranked.anchor')} AS anchor_name FROM ranked"
+        f" SELECT me, sku, n, anchor, k, {_name(scope, q, 'ranked.sku')} AS name, {_name(scope, q, 'ranked.anchor')} AS anchor_name"
+        " FROM ranked"
         f" WHERE place <= {int(first)} ORDER BY me, place",
         q,
     )
@@ -111,16 +115,18 @@ async def _best_sellers(scope: Scope, tiers: set[str | None], limit: int) -> dic
             f" GROUP BY l.sku ORDER BY n DESC, l.sku LIMIT {int(limit)}",
             q,
         )
-        names = await _names([row["sku"] for row in rows])
+        names = await _names(scope, [row["sku"] for row in rows])
         found[tier] = [Recommendation(row["sku"], names[row["sku"]], int(row["n"]), tier=tier) for row in rows]
     return found
 
 
-async def _names(skus: list[str]) -> dict[str, str]:
+async def _names(scope: Scope, skus: list[str]) -> dict[str, str]:
     if not skus:
         return {}
     q = Query()
-    rows = await fetch(f"SELECT DISTINCT l.sku, {_name('l.sku')} AS name FROM order_line l WHERE l.sku IN {q.in_list(skus)}", q)
+    rows = await fetch(
+        f"SELECT DISTINCT l.sku, {_name(scope, q, 'l.sku')} AS name FROM order_line l WHERE l.sku IN {q.in_list(skus)}", q,
+    )
     return {row["sku"]: row["name"] for row in rows}
 
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from models import analytics
 from models.churn import ChurnAlert
 from models.complaints import Complaint, file_complaint
 from models.customers import Customer, create_customer
@@ -190,6 +191,26 @@ async def test_an_own_viewer_counts_the_customers_it_owns(base, as_user):
     assert [m["amount"]["amount"] for m in got["revenue"]] == ["1100.00", "200.00", "0.00"]
     assert (got["retentionRate"], got["repeatPurchaseRate"]) == (1.0, 0.5)
     assert got["complaintResolutionHours"] == {"median": 6.0, "p90": 10.0, "resolved": 2}
-    # 丁 reached 阿 through 陈, whom this viewer does not own: 阿's downstream counts 丁 still, 陈 is no referrer here.
-    assert got["topReferrers"] == [{"customer": {"name": "阿"}, "revenue": {"amount": "1000.00"}, "customers": 1}]
+    # 丁 reached 阿 through 陈, whom this viewer does not own: the chain ends at 陈, so no link through 陈 shows.
+    assert got["topReferrers"] == []
     assert sum(t["customers"] for t in got["tierDistribution"]) == 2
+
+
+async def test_one_team_counts_its_own_payers_and_chains_only(base, as_user):
+    http = as_user(await bearer_for_user((await staff_member("all@example.com", ["customer.read"]))["id"]))
+    east = (await ask(http, FIGURES, {**WINDOW, "team": to_global_id("Team", base.east)}))["data"]["analytics"]
+    # 丁 of West paid 1000 below 陈 and 阿 of East: not a figure of East's.
+    assert east["topReferrers"] == [{"customer": {"name": "阿"}, "revenue": {"amount": "70.00"}, "customers": 1}]
+
+
+async def test_days_outside_the_years_a_window_may_take_are_refused_not_a_500(base, as_user):
+    http = as_user(await bearer_for_user((await staff_member("all@example.com", ["customer.read"]))["id"]))
+    for variables, field in (({"from": "0001-01-01", "to": "2026-01-31"}, "from"), ({"to": "9999-12-31"}, "to"),
+                             ({"from": "9999-12-01", "to": "9999-12-31"}, "to")):
+        answer = await ask(http, FIGURES, variables)
+        assert answer["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, variables
+
+
+def test_scores_round_half_away_from_zero():
+    assert (analytics._nps(1, 0, 8), analytics._nps(0, 1, 8), analytics._nps(3, 1, 4)) == (13, -13, 50)
+    assert analytics._rate(1, 8) == 0.125 and analytics._rate(1, 3) == 0.3333 and analytics._rate(2, 3) == 0.6667

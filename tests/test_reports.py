@@ -67,6 +67,7 @@ async def test_exports_need_customer_export_and_a_segment_one_may_read(browser):
     assert (await exporter.get(f"/admin/reports/segments/{private['id']}.csv")).status_code == 404
     assert (await exporter.get("/admin/reports/ledger.csv?from=2026-13-01")).status_code == 400
     assert (await exporter.get("/admin/reports/ledger.csv?from=2026-05-02&to=2026-05-01")).status_code == 400
+    assert (await exporter.get("/admin/reports/ledger.csv?to=9999-12-31")).status_code == 400
     assert not await AuditEvent.filter(action="report.export").exists()
 
 

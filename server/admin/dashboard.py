@@ -31,9 +31,12 @@ def day(raw: str, field: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        found = date.fromisoformat(raw)
     except ValueError:
-        raise DomainError.single(field, _("%(field)s must be a date such as 2026-05-01.") % {"field": field}, ErrorCode.INVALID) from None
+        found = None
+    if found is None or not analytics.FIRST_YEAR <= found.year <= analytics.LAST_YEAR:
+        raise DomainError.single(field, _("%(field)s must be a date such as 2026-05-01.") % {"field": field}, ErrorCode.INVALID)
+    return found
 
 
 async def _window(admin: Admin) -> analytics.Window:
