@@ -140,28 +140,26 @@ def _rate(part: int, whole: int) -> float | None:
 # --- the base ---------------------------------------------------------------------------------
 
 
+async def _segment_counts(scope: Scope, w: Window, column: str, kinds: type[Tier] | type[Stage]) -> list[tuple[Any, int]]:
+    q = Query()
+    rows = await fetch(
+        f"SELECT s.{column} AS kind, COUNT(*) AS n FROM customer_segment s JOIN customer c ON c.id = s.customer_id"
+        f" WHERE {_visible(scope, q, w)} GROUP BY s.{column}", q,
+    )
+    counts = {row["kind"]: row["n"] for row in rows}
+    return [(kind, counts.get(kind.value, 0)) for kind in kinds]
+
+
 @requires("customer.read")
 async def tier_distribution(scope: Scope, w: Window) -> list[tuple[Tier, int]]:
     """How many customers (of the window's team) are in each tier now."""
-    q = Query()
-    rows = await fetch(
-        f"SELECT s.tier, COUNT(*) AS n FROM customer_segment s JOIN customer c ON c.id = s.customer_id"
-        f" WHERE {_visible(scope, q, w)} GROUP BY s.tier", q,
-    )
-    counts = {row["tier"]: row["n"] for row in rows}
-    return [(tier, counts.get(tier.value, 0)) for tier in Tier]
+    return await _segment_counts(scope, w, "tier", Tier)
 
 
 @requires("customer.read")
 async def lifecycle_funnel(scope: Scope, w: Window) -> list[tuple[Stage, int]]:
     """How many customers are at each lifecycle stage now, prospects first."""
-    q = Query()
-    rows = await fetch(
-        f"SELECT s.stage, COUNT(*) AS n FROM customer_segment s JOIN customer c ON c.id = s.customer_id"
-        f" WHERE {_visible(scope, q, w)} GROUP BY s.stage", q,
-    )
-    counts = {row["stage"]: row["n"] for row in rows}
-    return [(stage, counts.get(stage.value, 0)) for stage in Stage]
+    return await _segment_counts(scope, w, "stage", Stage)
 
 
 @requires("customer.read")
