@@ -127,7 +127,7 @@ async def world(clean_db) -> World:
     # West's customer referred someone in East, and is linked to East's 李娜: both visible, the referrer not.
     hidden = await _side("王芳", west, friend, "陈静", east, user["id"])
     await segments.recompute()
-    await settings.change(SYSTEM, {loyalty.Rules: {"silver_points": 50}})
+    await settings.change(SYSTEM, {loyalty.Rules: {"silver_points": 30}})
     await loyalty.sweep()  # both become SILVER members: a level change each
     return World(caller, visible, hidden)
 
