@@ -85,6 +85,11 @@ async def test_each_condition_narrows_within_scope(base):
     assert await _names(scope, CustomerFilter(has_open_complaint=False)) == {"recent", "never"}
     assert await _names(SYSTEM, CustomerFilter(birthday_within_days=7)) == {"old"}
     assert await _names(SYSTEM, CustomerFilter(birthday_within_days=1)) == set()
+    # The last paid order decides: an old one does not make a customer who paid again last week "last paid before".
+    await _paid(base["recent"], 300)
+    await Order.create(customer_id=base["old"], amount=Decimal(5), currency="CNY", status="pending", placed_at=NOW)
+    assert await _names(scope, CustomerFilter(last_paid_before=NOW - timedelta(days=30))) == {"old"}
+    assert await _names(scope, CustomerFilter(last_paid_after=NOW - timedelta(days=100))) == {"recent"}
 
 
 async def test_bad_filters_are_refused_with_every_error(base):
