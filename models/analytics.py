@@ -4,7 +4,8 @@ A ``Window`` is a span of whole days in the business's time zone (the working ca
 optionally one team within the caller's reach; its months are the buckets of the monthly series.
 Every figure counts only customers the caller sees (``Scope.customers``) of that team, and the
 figures about complaints and surveys need ``complaint.read`` as well (None without it). Money is
-in the base currency, other currencies converted by the exchange rates (as the monetary score is).
+in the base currency, other currencies converted by the exchange rates and those without a rate
+left out, as the monetary score does (``segments.in_base``, ``segments.convertible``).
 Percentiles are by rank: the median is the middle value (the mean of the two middle ones for an
 even count), p90 the value at rank ⌈0.9·n⌉; resolution times count in tenths of an hour.
 """
@@ -21,16 +22,20 @@ from zoneinfo import ZoneInfo
 from models.errors import DomainError, ErrorCode
 from models.orders import paid
 from models.scope import Scope, requires
-from models.segments import Stage, Tier
+from models.segments import Stage, Tier, convertible, in_base
 from models.service_levels import working_calendar
 from models.sql import Query, fetch, money, money_sum
 
 __all__ = [
-    "FIRST_YEAR", "LAST_YEAR", "MAX_MONTHS", "Window", "churn_alerts_opened", "complaint_resolution_hours", "lifecycle_funnel",
+    "FIRST_YEAR", "LAST_YEAR", "MAX_MONTHS", "MAX_REFERRERS", "SERVICE", "Window", "churn_alerts_opened", "complaint_resolution_hours",
+    "instants", "lifecycle_funnel",
     "new_customers", "repeat_purchase_rate", "retention_rate", "revenue", "satisfaction", "sla_compliance_rate",
     "teams", "tier_distribution", "top_referrers", "window",
 ]
 
+MAX_REFERRERS = 100
+SERVICE = "complaint.read"
+"""What the figures about complaints and surveys need besides customer.read; without it they are None."""
 MAX_MONTHS = 36
 FIRST_YEAR, LAST_YEAR = 1970, 2999
 """The years a window may fall in."""
@@ -54,27 +59,41 @@ class Window:
         return self.start - (self.stop - self.start), self.start
 
 
+async def instants(first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
+    """The days ``first`` to ``last`` of the business's time zone (either open) as instants
+    [start, stop); refused unless they fall in the years a window may take, in order."""
+    for name, day in (("to", last), ("from", first)):
+        if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise DomainError.single(name, f"{name} must be a day of the years {FIRST_YEAR} to {LAST_YEAR}.", ErrorCode.INVALID)
+    if first is not None and last is not None and first > last:
+        raise DomainError.single("from", "from must be on or before to.", ErrorCode.INVALID)
+    zone = await _zone()
+    return (
+        None if first is None else _midnight(first, zone),
+        None if last is None else _midnight(last + timedelta(days=1), zone),
+    )
+
+
+async def _zone() -> ZoneInfo:
+    return ZoneInfo((await working_calendar()).timezone)
+
+
 @requires("customer.read")
 async def window(scope: Scope, first: date | None, last: date | None, team_id: int | None = None) -> Window:
     """The window of the days ``first`` to ``last`` (by default the last 12 months to today), of
     ``team_id`` when given (a team within the caller's reach)."""
-    zone = ZoneInfo((await working_calendar()).timezone)
-    today = datetime.now(UTC).astimezone(zone).date()
-    last = last or today
+    zone = await _zone()
+    last = last or datetime.now(UTC).astimezone(zone).date()
     if first is None:  # the twelve months to ``last``, this one included
         months_back = last.year * 12 + last.month - 1 - 11
         first = date(months_back // 12, months_back % 12 + 1, 1)
-    for name, day in (("to", last), ("from", first)):
-        if not FIRST_YEAR <= day.year <= LAST_YEAR:
-            raise DomainError.single(name, f"{name} must be a day of the years {FIRST_YEAR} to {LAST_YEAR}.", ErrorCode.INVALID)
-    if first > last:
-        raise DomainError.single("from", "from must be on or before to.", ErrorCode.INVALID)
+    start, stop = await instants(first, last)
     months = _months(first, last, zone)
     if len(months) > MAX_MONTHS:
         raise DomainError.single("from", f"a window spans at most {MAX_MONTHS} months.", ErrorCode.INVALID)
     if team_id is not None and not scope.reaches_team(team_id):
         raise DomainError.single("teamId", "no such team.", ErrorCode.NOT_FOUND)
-    return Window(first, last, _midnight(first, zone), _midnight(last + timedelta(days=1), zone), months, team_id)
+    return Window(first, last, start, stop, months, team_id)
 
 
 @requires("customer.read")
@@ -117,16 +136,6 @@ def _month(q: Query, w: Window, column: str) -> str:
     """The index in ``w.months`` of the month ``column`` (a time inside the window) falls in."""
     cases = " ".join(f"WHEN {column} < {_instant(q, stop)} THEN {n}" for n, (_, _, stop) in enumerate(w.months[:-1]))
     return f"CASE {cases} ELSE {len(w.months) - 1} END" if cases else "0"
-
-
-def _number(q: Query, column: str) -> str:
-    """A decimal column as a number SQL can multiply (SQLite keeps decimals as text)."""
-    return f"CAST({column} AS REAL)" if q.dialect == "sqlite" else column
-
-
-def _in_base(q: Query) -> str:
-    """A paid order's amount (``o``) in the base currency, by the rates table (``x``)."""
-    return f"{_number(q, 'o.amount')} * COALESCE({_number(q, 'x.rate')}, 1)"
 
 
 def _money(value: Any) -> Decimal:
@@ -199,7 +208,8 @@ async def revenue(scope: Scope, w: Window) -> Revenue:
     rows = await fetch(
         f"SELECT {_month(q, w, 'o.paid_at')} AS month, x.rate, {money_sum('o.amount')} AS amount, COUNT(*) AS n FROM orders o"
         f" JOIN customer c ON c.id = o.customer_id LEFT JOIN exchange_rate x ON x.currency = o.currency"
-        f" WHERE {paid('o')} AND {_within(q, 'o.paid_at', w.start, w.stop)} AND {_visible(scope, q, w)} GROUP BY 1, o.currency, x.rate", q,
+        f" WHERE {paid('o')} AND {convertible(q)} AND {_within(q, 'o.paid_at', w.start, w.stop)} AND {_visible(scope, q, w)}"
+        " GROUP BY 1, o.currency, x.rate", q,
     )
     totals: dict[int, tuple[Decimal, int]] = {}
     for row in rows:  # each currency's exact sum, converted here: the same cents on SQLite as on PostgreSQL
@@ -267,12 +277,13 @@ async def top_referrers(scope: Scope, w: Window, first: int = 10) -> list[Referr
     """The customers whose downstream (everyone they referred, directly or not) paid the most in the
     window. The chain is followed through the customers the caller sees (of the team asked) only:
     a customer it cannot see ends it, so that no link through one is shown."""
-    first = max(1, min(int(first), 100))
+    if not 1 <= first <= MAX_REFERRERS:
+        raise DomainError.single("first", f"first must be from 1 to {MAX_REFERRERS}.", ErrorCode.INVALID)
     q = Query()
     rows = await fetch(
-        f"WITH RECURSIVE payers AS (SELECT c.referrer_id, SUM({_in_base(q)}) AS value FROM orders o"
+        f"WITH RECURSIVE payers AS (SELECT c.referrer_id, SUM({in_base(q)}) AS value FROM orders o"
         f" JOIN customer c ON c.id = o.customer_id LEFT JOIN exchange_rate x ON x.currency = o.currency"
-        f" WHERE {paid('o')} AND {_within(q, 'o.paid_at', w.start, w.stop)} AND c.referrer_id IS NOT NULL"
+        f" WHERE {paid('o')} AND {convertible(q)} AND {_within(q, 'o.paid_at', w.start, w.stop)} AND c.referrer_id IS NOT NULL"
         f" AND {_visible(scope, q, w)} GROUP BY o.customer_id, c.referrer_id),"
         " up(ancestor, value, depth) AS (SELECT referrer_id, value, 1 FROM payers UNION ALL"
         " SELECT c.referrer_id, up.value, up.depth + 1 FROM up JOIN customer c ON c.id = up.ancestor"
@@ -304,9 +315,12 @@ def _nps(promoters: int, detractors: int, rated: int) -> int | None:
     return None if not rated else int(_half_up(Fraction(100 * (promoters - detractors), rated)))
 
 
-@requires("customer.read", "complaint.read")
-async def satisfaction(scope: Scope, w: Window) -> Satisfaction:
-    """Survey answers of the window about complaints of customers the caller sees: CSAT and NPS, by month and in all."""
+@requires("customer.read")
+async def satisfaction(scope: Scope, w: Window) -> Satisfaction | None:
+    """Survey answers of the window about complaints of customers the caller sees: CSAT and NPS, by
+    month and in all (None without ``SERVICE``)."""
+    if not scope.can(SERVICE):
+        return None
     q = Query()
     rows = await fetch(
         f"SELECT {_month(q, w, 'a.answered_at')} AS month, COUNT(*) AS answers, SUM(a.csat) AS csat, COUNT(a.nps) AS rated,"
@@ -345,11 +359,13 @@ def _resolved(scope: Scope, q: Query, w: Window) -> str:
     )
 
 
-@requires("customer.read", "complaint.read")
-async def complaint_resolution_hours(scope: Scope, w: Window) -> tuple[float | None, float | None, int]:
+@requires("customer.read")
+async def complaint_resolution_hours(scope: Scope, w: Window) -> tuple[float | None, float | None, int] | None:
     """Hours from filing to resolution of the complaints resolved in the window: median, p90, and how
-    many. Counted in tenths of an hour (a histogram, not a sort of every complaint): each time is
-    taken down to its 6 minutes."""
+    many (None without ``SERVICE``). Counted in tenths of an hour (a histogram, not a sort of every
+    complaint): each time is taken down to its 6 minutes."""
+    if not scope.can(SERVICE):
+        return None
     q = Query()
     rows = await fetch(
         f"WITH h AS (SELECT {_tenths_of_hours(q)} AS bin, COUNT(*) AS n FROM {_resolved(scope, q, w)} GROUP BY 1),"
@@ -364,9 +380,12 @@ async def complaint_resolution_hours(scope: Scope, w: Window) -> tuple[float | N
     return (int(row["low"]) + int(row["high"])) / 20, int(row["p90"]) / 10, int(row["n"])
 
 
-@requires("customer.read", "complaint.read")
+@requires("customer.read")
 async def sla_compliance_rate(scope: Scope, w: Window) -> float | None:
-    """Of the complaints resolved in the window, the share that breached neither their first-response nor their resolution target."""
+    """Of the complaints resolved in the window, the share that breached neither their first-response
+    nor their resolution target (None without ``SERVICE``, or without any resolved)."""
+    if not scope.can(SERVICE):
+        return None
     q = Query()
     rows = await fetch(
         "SELECT COUNT(*) AS whole, COALESCE(SUM(CASE WHEN NOT k.first_response_breached AND NOT k.resolution_breached"

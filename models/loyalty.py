@@ -66,6 +66,13 @@ class EntryKind(str, Enum):
 
 _EARNED = ("earn", "referral", "adjust", "reversal")
 """The kinds that count as points earned (for the membership level): spending and expiry do not."""
+_LEVEL_YEAR = timedelta(days=365)
+
+
+def _earned(q: Query, at: datetime, alias: str) -> str:
+    """SQL: entry ``alias`` counts towards the points earned in the 12 months to ``at``, what a level is drawn by."""
+    kinds = ", ".join(f"'{kind}'" for kind in _EARNED)
+    return f"{alias}.kind IN ({kinds}) AND {alias}.at > {q.param(at - _LEVEL_YEAR)}"
 
 
 class Level(str, Enum):
@@ -435,7 +442,6 @@ async def _draw_levels(connection, rules: Rules, at: datetime, changed_since: da
     """Promote and demote by the points earned in the last 12 months: the customers with ledger
     entries written since ``changed_since``, or everyone with points or a level when it is None."""
     q = Query()
-    since = q.param(at - timedelta(days=365))
 
     def changed(column: str) -> str:
         if changed_since is None:
@@ -443,8 +449,8 @@ async def _draw_levels(connection, rules: Rules, at: datetime, changed_since: da
         return f" AND {column} IN (SELECT customer_id FROM points_entry WHERE recorded_at > {q.param(changed_since)})"
 
     rows = await connection.execute_query_dict(
-        f"WITH earned AS (SELECT customer_id, SUM(points) AS n FROM points_entry WHERE kind IN {_kinds(_EARNED)}"
-        f" AND at > {since}{changed('customer_id')} GROUP BY customer_id)"
+        f"WITH earned AS (SELECT p.customer_id, SUM(p.points) AS n FROM points_entry p WHERE {_earned(q, at, 'p')}"
+        f"{changed('p.customer_id')} GROUP BY p.customer_id)"
         " SELECT e.customer_id, e.n, m.level FROM earned e LEFT JOIN membership m ON m.customer_id = e.customer_id"
         f" UNION ALL SELECT m.customer_id, 0, m.level FROM membership m WHERE m.level <> 'member'{changed('m.customer_id')}"
         " AND NOT EXISTS (SELECT 1 FROM earned e WHERE e.customer_id = m.customer_id)",
@@ -471,10 +477,6 @@ async def _draw_levels(connection, rules: Rules, at: datetime, changed_since: da
     return promoted, len(moves) - promoted
 
 
-def _kinds(kinds: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{kind}'" for kind in kinds) + ")"
-
-
 # --- reading it ------------------------------------------------------------------------------
 
 
@@ -492,8 +494,8 @@ async def loyalty(scope: Scope, customer_ids: list[int], at: datetime | None = N
     rules = await current(Rules)
     q = Query()
     rows = await fetch(
-        f"SELECT c.id, m.level, COALESCE(SUM(p.points), 0) AS balance, COALESCE(SUM(CASE WHEN p.kind IN {_kinds(_EARNED)}"
-        f" AND p.at > {q.param(at - timedelta(days=365))} THEN p.points ELSE 0 END), 0) AS earned"
+        f"SELECT c.id, m.level, COALESCE(SUM(p.points), 0) AS balance,"
+        f" COALESCE(SUM(CASE WHEN {_earned(q, at, 'p')} THEN p.points ELSE 0 END), 0) AS earned"
         " FROM customer c LEFT JOIN points_entry p ON p.customer_id = c.id LEFT JOIN membership m ON m.customer_id = c.id"
         f" WHERE c.id IN {q.in_list(customer_ids)} AND {scope.customers(q, 'c')} GROUP BY c.id, m.level",
         q,

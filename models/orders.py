@@ -103,6 +103,15 @@ _SELECT = ", ".join(f"o.{column}" for column in COLUMNS)
 KEY = SortKey("o.placed_at", "datetime", descending=True)
 
 
+def _paid_at_problems(paid_at: datetime | None, placed_at: datetime, now: datetime) -> list[FieldError]:
+    """What is wrong with a payment time: in the future, or before the order."""
+    if paid_at is not None and paid_at > now + timedelta(minutes=5):
+        return [FieldError("paidAt", "an order cannot be paid in the future.", ErrorCode.INVALID)]
+    if paid_at is not None and paid_at < placed_at:
+        return [FieldError("paidAt", "an order cannot be paid before it is placed.", ErrorCode.INVALID)]
+    return []
+
+
 def _clean_times(data: dict[str, Any], status: OrderStatus) -> dict[str, datetime | None]:
     now = datetime.now(UTC)
     placed_at = clean_utc(data.get("placed_at"), "placedAt") or now
@@ -113,10 +122,7 @@ def _clean_times(data: dict[str, Any], status: OrderStatus) -> dict[str, datetim
         errors.append(FieldError("placedAt", "an order cannot be placed in the future.", ErrorCode.INVALID))
     if due is not None and due < placed_at:
         errors.append(FieldError("paymentDueAt", "payment cannot fall due before the order.", ErrorCode.INVALID))
-    if paid_at is not None and paid_at > now + timedelta(minutes=5):
-        errors.append(FieldError("paidAt", "an order cannot be paid in the future.", ErrorCode.INVALID))
-    if paid_at is not None and paid_at < placed_at:
-        errors.append(FieldError("paidAt", "an order cannot be paid before it is placed.", ErrorCode.INVALID))
+    errors.extend(_paid_at_problems(paid_at, placed_at, now))
     if paid_at is not None and status in (OrderStatus.PENDING, OrderStatus.CANCELLED):
         errors.append(FieldError("paidAt", f"a {status.value} order has no payment time.", ErrorCode.INVALID))
     if errors:
@@ -215,20 +221,19 @@ async def change_order_status(scope: Scope, order_id: int, status: Any, paid_at:
             raise DomainError.single(
                 "status", f"a {was.value} order cannot become {status.value}.", ErrorCode.INVALID_TRANSITION,
             )
-        changes: dict[str, Any] = {"status": status}
+        changes: dict[str, Any] = {"status": status.value}
         if status is OrderStatus.PAID:
-            paid_at = paid_at or now
-            if paid_at > now + timedelta(minutes=5) or paid_at < before["placed_at"]:
-                raise DomainError.single("paidAt", "the payment must fall between the order and now.", ErrorCode.INVALID)
-            changes["paid_at"] = paid_at
+            changes["paid_at"] = paid_at or now
+            if problems := _paid_at_problems(changes["paid_at"], before["placed_at"], now):
+                raise DomainError(problems)
         q = Query()
-        sets = ", ".join(f"{column} = {q.param(value.value if isinstance(value, Enum) else value)}" for column, value in changes.items())
+        sets = ", ".join(f"{column} = {q.param(value)}" for column, value in changes.items())
         won = await connection.execute_query_dict(
             f"UPDATE orders SET {sets} WHERE id = {q.param(order_id)} AND status = {q.param(was.value)} RETURNING id", q.params,
         )
         if not won:
             raise DomainError.single("status", "the order was changed at the same time; read it again.", ErrorCode.INVALID_TRANSITION)
-        after = before | {key: value.value if isinstance(value, Enum) else value for key, value in changes.items()}
+        after = before | changes
         await record(scope, f"order.{status.value}", "order", order_id, before=_audited(before), after=_audited(after),
                      connection=connection, customer_id=before["customer_id"])
         if status is OrderStatus.PAID:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from models.errors import DomainError, ErrorCode
 from models.orders import paid
 from models.scope import Scope
 from models.sql import Query, fetch
 
-__all__ = ["MAX_FIRST", "Recommendation", "reason", "recommendations"]
+__all__ = ["MAX_FIRST", "Recommendation", "checked_first", "reason", "recommendations"]
 
 MAX_FIRST = 20
 
@@ -103,39 +104,35 @@ async def _owned(scope: Scope, customer_ids: list[int]) -> tuple[dict[int, set[s
 async def _best_sellers(scope: Scope, tiers: set[str | None], limit: int) -> dict[str | None, list[Recommendation]]:
     """The products most visible customers of each tier bought (None: of every visible customer)."""
     found: dict[str | None, list[Recommendation]] = {}
-    for tier in sorted(tiers, key=lambda t: t or ""):
+    for tier in sorted(tiers, key=lambda t: t or ""):  # five tiers at most: None and the four
         q = Query()
         of_tier = (
             f" AND EXISTS (SELECT 1 FROM customer_segment s WHERE s.customer_id = c.id AND s.tier = {q.param(tier)})"
             if tier is not None else ""
         )
         rows = await fetch(
-            "SELECT l.sku, COUNT(DISTINCT o.customer_id) AS n FROM order_line l JOIN orders o ON o.id = l.order_id"
-            f" JOIN customer c ON c.id = o.customer_id WHERE {paid('o')} AND {scope.customers(q, 'c')}{of_tier}"
-            f" GROUP BY l.sku ORDER BY n DESC, l.sku LIMIT {int(limit)}",
+            f"SELECT l.sku, {_name(scope, q, 'l.sku')} AS name, COUNT(DISTINCT o.customer_id) AS n FROM order_line l"
+            f" JOIN orders o ON o.id = l.order_id JOIN customer c ON c.id = o.customer_id WHERE {paid('o')}"
+            f" AND {scope.customers(q, 'c')}{of_tier} GROUP BY l.sku ORDER BY n DESC, l.sku LIMIT {int(limit)}",
             q,
         )
-        names = await _names(scope, [row["sku"] for row in rows])
-        found[tier] = [Recommendation(row["sku"], names[row["sku"]], int(row["n"]), tier=tier) for row in rows]
+        found[tier] = [Recommendation(row["sku"], row["name"], int(row["n"]), tier=tier) for row in rows]
     return found
 
 
-async def _names(scope: Scope, skus: list[str]) -> dict[str, str]:
-    if not skus:
-        return {}
-    q = Query()
-    rows = await fetch(
-        f"SELECT DISTINCT l.sku, {_name(scope, q, 'l.sku')} AS name FROM order_line l WHERE l.sku IN {q.in_list(skus)}", q,
-    )
-    return {row["sku"]: row["name"] for row in rows}
+def checked_first(first: int) -> int:
+    """How many recommendations a caller may ask for: 1 to ``MAX_FIRST``."""
+    if not 1 <= first <= MAX_FIRST:
+        raise DomainError.single("first", f"first must be from 1 to {MAX_FIRST}.", ErrorCode.INVALID)
+    return first
 
 
 async def recommendations(scope: Scope, customer_ids: list[int], first: int = 5) -> dict[int, list[Recommendation]]:
     """Up to ``first`` products to offer each visible customer, best first (see the module's text)."""
-    first = max(0, min(int(first), MAX_FIRST))
+    first = checked_first(first)
     owned, tiers = await _owned(scope, customer_ids)
-    if not owned or not first:
-        return {customer_id: [] for customer_id in owned}
+    if not owned:
+        return {}
     together = await _bought_together(scope, list(owned), first)
     short = {customer_id for customer_id in owned if len(together.get(customer_id, [])) < first}
     sellers = await _best_sellers(scope, {tiers[c] for c in short}, first + max((len(owned[c]) for c in short), default=0)) if short else {}

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from models import loyalty
+from models import analytics, loyalty
 from models.audit import record
 from models.customers import CustomerOrder, list_customers
 from models.errors import DomainError, ErrorCode
@@ -87,12 +87,12 @@ _LEDGER_COLUMNS = ("id", "customer_id", "customer_name", "kind", "points", "at",
 
 
 @requires("customer.export", "customer.read")
-async def ledger_export(scope: Scope, start: datetime | None = None, stop: datetime | None = None) -> Export:
-    """Every ledger entry of the visible customers (of ``at`` in [start, stop) when given), oldest first."""
-    if start is not None and stop is not None and start >= stop:
-        raise DomainError.single("from", "from must be before to.", ErrorCode.INVALID)
+async def ledger_export(scope: Scope, first: date | None = None, last: date | None = None) -> Export:
+    """Every ledger entry of the visible customers (of the days ``first`` to ``last`` of the
+    business's time zone, when given), oldest first."""
+    start, stop = await analytics.instants(first, last)
     await record(scope, "report.export", "report", None,
-                 after={"report": "ledger", "from": start.isoformat() if start else None, "to": stop.isoformat() if stop else None})
+                 after={"report": "ledger", "from": first.isoformat() if first else None, "to": last.isoformat() if last else None})
 
     async def rows() -> AsyncIterator[tuple[Any, ...]]:
         after = 0

@@ -26,7 +26,8 @@ from models.settings import bounded, current
 from models.sql import Query, fetch
 
 __all__ = [
-    "BASE_CURRENCY", "CustomerSegment", "ExchangeRate", "Reason", "SegmentChange", "Stage", "Tier", "days_since",
+    "BASE_CURRENCY", "CustomerSegment", "ExchangeRate", "Reason", "SegmentChange", "Stage", "Tier", "convertible", "days_since",
+    "in_base",
     "reasons", "recompute", "segment_history", "segments_by_customer",
 ]
 
@@ -133,6 +134,17 @@ def _number(q: Query, column: str) -> str:
     return f"CAST({column} AS REAL)" if q.dialect == "sqlite" else column
 
 
+def in_base(q: Query, order: str = "o", rate: str = "x") -> str:
+    """SQL: the amount of order ``order`` in the base currency, by its ``exchange_rate`` row ``rate``
+    (joined on the currency; none for the base currency itself)."""
+    return f"{_number(q, f'{order}.amount')} * COALESCE({_number(q, f'{rate}.rate')}, 1)"
+
+
+def convertible(q: Query, order: str = "o", rate: str = "x") -> str:
+    """SQL: the order is in the base currency, or in one a rate says the worth of (others count for nothing)."""
+    return f"({order}.currency = {q.param(BASE_CURRENCY)} OR {rate}.currency IS NOT NULL)"
+
+
 def _cuts(q: Query, column: str, score: str, *, up: bool) -> str:
     """The quintile of a customer scored against the stored ones (``refresh``): one plus the
     quintiles from 2 to 5 whose edge the customer's ``column`` reaches."""
@@ -150,8 +162,7 @@ def _next(q: Query, at: datetime, rules: Rules, customer_ids: list[int] | None =
     now = q.param(at)
     since = q.param(at - timedelta(days=rules.window_days))
     touched = q.param(at - timedelta(days=rules.touch_days))
-    base = q.param(BASE_CURRENCY)
-    amount = f"{_number(q, 'o.amount')} * COALESCE({_number(q, 'x.rate')}, 1)"
+    amount = in_base(q)
     only = (lambda column: f" AND {column} IN {q.id_set(customer_ids)}") if customer_ids is not None else (lambda _: "")
     if customer_ids is None:
         # Quintiles among those who ever paid: the rest stand in a partition of their own, unscored.
@@ -171,7 +182,7 @@ def _next(q: Query, at: datetime, rules: Rules, customer_ids: list[int] | None =
         f" SUM(CASE WHEN o.placed_at >= {since} THEN 1 ELSE 0 END) AS frequency,"
         f" SUM(CASE WHEN o.placed_at >= {since} THEN {amount} ELSE 0 END) AS monetary, COUNT(*) AS paid_orders"
         " FROM orders o LEFT JOIN exchange_rate x ON x.currency = o.currency"
-        f" WHERE o.status = 'paid' AND (o.currency = {base} OR x.currency IS NOT NULL){only('o.customer_id')}"
+        f" WHERE o.status = 'paid' AND {convertible(q)}{only('o.customer_id')}"
         " GROUP BY o.customer_id),"
         f" touches AS (SELECT customer_id, COUNT(*) AS n FROM interaction WHERE occurred_at >= {touched}{only('customer_id')}"
         " GROUP BY customer_id),"

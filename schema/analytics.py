@@ -87,10 +87,6 @@ class Analytics:
             self.memo[name] = asyncio.ensure_future(or_bad_input(read(info.context.scope, self.window)))
         return self.memo[name]
 
-    @staticmethod
-    def _complaints(info: Info) -> bool:
-        return info.context.scope.can("complaint.read")
-
     @strawberry.field(name="from", description="The window's first day.")
     def first(self) -> date:
         return self.window.first
@@ -138,35 +134,34 @@ class Analytics:
 
     @strawberry.field(description="Mean CSAT (1 to 5) of the window's survey answers; null without complaint.read or answers.")
     async def average_csat(self, info: Info) -> float | None:
-        return (await self._once(info, "satisfaction", analytics.satisfaction)).average_csat if self._complaints(info) else None
+        found = await self._once(info, "satisfaction", analytics.satisfaction)
+        return None if found is None else found.average_csat
 
     @strawberry.field(description="Net promoter score (−100 to 100) of the window's survey answers; null without complaint.read or answers.")
     async def nps(self, info: Info) -> int | None:
-        return (await self._once(info, "satisfaction", analytics.satisfaction)).nps if self._complaints(info) else None
+        found = await self._once(info, "satisfaction", analytics.satisfaction)
+        return None if found is None else found.nps
 
     @strawberry.field(description="CSAT and NPS by month; null without complaint.read.")
     async def satisfaction(self, info: Info) -> list[MonthlySatisfaction] | None:
-        if not self._complaints(info):
-            return None
         found = await self._once(info, "satisfaction", analytics.satisfaction)
-        return [MonthlySatisfaction(month=m, average_csat=c, nps=n, answers=a) for m, c, n, a in found.by_month]
+        return None if found is None else [
+            MonthlySatisfaction(month=m, average_csat=c, nps=n, answers=a) for m, c, n, a in found.by_month
+        ]
 
     @strawberry.field(description="Hours to resolve the complaints resolved in the window; null without complaint.read.")
     async def complaint_resolution_hours(self, info: Info) -> ResolutionHours | None:
-        if not self._complaints(info):
-            return None
-        median, p90, resolved = await or_bad_input(analytics.complaint_resolution_hours(info.context.scope, self.window))
-        return ResolutionHours(median=median, p90=p90, resolved=resolved)
+        found = await or_bad_input(analytics.complaint_resolution_hours(info.context.scope, self.window))
+        return None if found is None else ResolutionHours(median=found[0], p90=found[1], resolved=found[2])
 
     @strawberry.field(description="Of the complaints resolved in the window, the share (0 to 1) that met both SLA targets; null without complaint.read.")
     async def sla_compliance_rate(self, info: Info) -> float | None:
-        if not self._complaints(info):
-            return None
         return await or_bad_input(analytics.sla_compliance_rate(info.context.scope, self.window))
 
     @strawberry.field(description="The referrers whose downstream paid the most in the window.")
     async def top_referrers(
-        self, info: Info, first: Annotated[int, strawberry.argument(description="How many, 1 to 100.")] = 10,
+        self, info: Info,
+        first: Annotated[int, strawberry.argument(description=f"How many, 1 to {analytics.MAX_REFERRERS}.")] = 10,
     ) -> list[TopReferrer]:
         rows = await or_bad_input(analytics.top_referrers(info.context.scope, self.window, first))
         return [TopReferrer(customer_pk=r.customer_id, revenue=Money.of(r.revenue, BASE_CURRENCY), customers=r.customers) for r in rows]

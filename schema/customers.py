@@ -11,7 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types.nodes import SelectedField, Selection
 
-from models import customers
+from models import customers, recommendations
 from models.customer_filter import CustomerFilter
 from models.customers import CustomerOrder, Gender, Source
 from models.errors import DomainError, ErrorCode
@@ -282,8 +282,10 @@ class Customer(Node):
         info: Info,
         first: Annotated[int, strawberry.argument(description=f"At most this many, 1 to {MAX_RECOMMENDATIONS}.")] = 5,
     ) -> list[Recommendation]:
-        if not 0 < first <= MAX_RECOMMENDATIONS:
-            raise bad_input(DomainError.single("first", f"first must be from 1 to {MAX_RECOMMENDATIONS}.", ErrorCode.INVALID))
+        try:
+            first = recommendations.checked_first(first)
+        except DomainError as error:
+            raise bad_input(error) from None
         found = await info.context.loaders.recommendations.load((self.pk, first))
         return [Recommendation.of(item, info.context.language) for item in found]
 

@@ -142,6 +142,15 @@ def live_server(
             process.wait()
 
 
+def create_admin(server: LiveServer, password: str, email: str = "admin@example.com") -> None:
+    """A superuser on ``server``'s database, made as an operator would: ``kehu createadmin``."""
+    made = subprocess.run(
+        [str(KEHU), "createadmin", "--email", email, "--password", password],
+        env=server.env, capture_output=True, text=True, timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+
+
 @contextlib.contextmanager
 def chromium() -> Iterator[Browser]:
     """Debian's headless Chromium through Playwright (no Playwright browser download)."""

@@ -3,17 +3,16 @@ matrix, and the affected user's very next API call obeys it; a form without CSRF
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.browser import (
-    KEHU,
     LiveServer,
     block_other_hosts,
     chromium,
+    create_admin,
     live_server,
     new_page,
     record_csp_violations,
@@ -35,11 +34,7 @@ def server(tmp_path_factory) -> Iterator[LiveServer]:
     require_browser()
     require_vendor("htmx")
     with live_server(tmp_path_factory.mktemp("admin")) as live:
-        made = subprocess.run(
-            [str(KEHU), "createadmin", "--email", "admin@example.com", "--password", PASSWORD],
-            env=live.env, capture_output=True, text=True, timeout=60,
-        )
-        assert made.returncode == 0, made.stderr
+        create_admin(live, PASSWORD)
         yield live
 
 

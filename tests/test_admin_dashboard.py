@@ -17,8 +17,8 @@ from tests.test_admin import signed_in
 SYSTEM = Scope.of_system()
 
 
-async def _customer(name: str, team: int, amount: str, tier: str) -> int:
-    made = await create_customer(SYSTEM, {"name": name})
+async def _customer(name: str, team: int, amount: str, tier: str, referrer: int | None = None) -> int:
+    made = await create_customer(SYSTEM, {"name": name}, referrer_id=referrer)
     await Customer.filter(id=made["id"]).update(team_id=team)
     await record_order(SYSTEM, made["id"], {"amount": Decimal(amount), "currency": "CNY", "status": "paid",
                                             "placed_at": datetime.now(UTC) - timedelta(days=3)})
@@ -56,12 +56,15 @@ async def test_the_home_page_shows_the_picker_and_the_panels_each_for_the_users_
 async def test_an_all_viewer_sees_every_team_or_one(browser):
     east = (await create_team(SYSTEM, "East"))["id"]
     west = (await create_team(SYSTEM, "West"))["id"]
-    await _customer("东一", east, "100", "vip")
-    await _customer("西一", west, "900", "active")
+    referrer = await _customer("东一", east, "100", "vip")
+    await _customer("西一", west, "900", "active", referrer)
     http, _ = await signed_in(browser, ["customer.read", "complaint.read"])
     assert 'data-kpi="revenue">1,000.00 CNY' in (await http.get("/admin/dashboard/sales")).text
     assert 'data-kpi="revenue">900.00 CNY' in (await http.get(f"/admin/dashboard/sales?team={west}")).text
     service = (await http.get("/admin/dashboard/service")).text
     assert "figure" in service and 'data-kpi="median">—' in service
     referrers = (await http.get("/admin/dashboard/referrers")).text
-    assert "None" in referrers or "无" in referrers
+    assert f'<a href="/admin/customers/{referrer}">东一</a>' in referrers and "900.00" in referrers
+    # East's own figures: 西一 of West paid that, so East's referrer has nothing to show.
+    east_only = (await http.get(f"/admin/dashboard/referrers?team={east}")).text
+    assert "/admin/customers/" not in east_only

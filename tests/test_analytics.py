@@ -83,6 +83,7 @@ async def base(clean_db) -> Base:
     await _paid(b, "90", "2025-11-20T12:00:00+08:00")
     await _paid(a, "100", "2026-01-15T12:00:00+08:00")
     await _paid(a, "200", "2026-02-10T12:00:00+08:00")
+    await _paid(a, "5000", "2026-02-11T12:00:00+08:00", "JPY")  # no rate says what yen are worth: no revenue
     await _paid(c, "10", "2026-03-01T12:00:00+08:00", "USD")
     await _paid(c, "500", "2026-03-02T12:00:00+08:00", status="refunded")
     await _paid(d, "1000", "2026-01-21T12:00:00+08:00")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import re
-import subprocess
 import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.browser import KEHU, LiveServer, live_server
+from tests.browser import LiveServer, create_admin, live_server
 
 PASSWORD = "event stream passphrase"
 
@@ -25,9 +24,7 @@ def _login(server: LiveServer, email: str) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[LiveServer]:
     with live_server(tmp_path_factory.mktemp("events"), env={"KEHU_SECRET_KEY": "e" * 40}) as live:
-        made = subprocess.run([str(KEHU), "createadmin", "--email", "admin@example.com", "--password", PASSWORD],
-                              env=live.env, capture_output=True, text=True, timeout=60)
-        assert made.returncode == 0, made.stderr
+        create_admin(live, PASSWORD)
         yield live
 
 

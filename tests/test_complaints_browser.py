@@ -4,16 +4,15 @@ survey on a phone-sized page; the CSAT then shows on the complaint."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
 from tests.browser import (
-    KEHU,
     LiveServer,
     block_other_hosts,
     chromium,
+    create_admin,
     live_server,
     new_page,
     record_csp_violations,
@@ -32,11 +31,7 @@ def server(tmp_path_factory) -> Iterator[LiveServer]:
     require_browser()
     require_vendor("htmx", "htmx-sse")
     with live_server(tmp_path_factory.mktemp("complaints"), env={"KEHU_SECRET_KEY": "k" * 40}) as live:
-        made = subprocess.run(
-            [str(KEHU), "createadmin", "--email", "admin@example.com", "--password", PASSWORD],
-            env=live.env, capture_output=True, text=True, timeout=60,
-        )
-        assert made.returncode == 0, made.stderr
+        create_admin(live, PASSWORD)
         yield live
 
 

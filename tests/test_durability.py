@@ -8,7 +8,6 @@ import json
 import signal
 import socket
 import sqlite3
-import subprocess
 import time
 
 import asyncpg
@@ -17,7 +16,7 @@ import pytest
 
 from models import db
 from models.db import PostgresClient, tortoise_config
-from tests.browser import KEHU, free_port, live_server
+from tests.browser import create_admin, free_port, live_server
 from tests.conftest import _drop_postgres_database, _postgres_or_skip
 from tests.pg_instance import pg_instance, remove
 
@@ -64,11 +63,7 @@ def private_pg():
 def server_on_private_pg(private_pg, tmp_path_factory):
     env = {"KEHU_DATABASE_URL": private_pg.url, "KEHU_DB_POOL_SIZE": "5"}
     with live_server(tmp_path_factory.mktemp("pg"), env) as server:
-        made = subprocess.run(
-            [str(KEHU), "createadmin", "--email", "ops@example.com", "--password", PASSWORD],
-            env=server.env, capture_output=True, text=True, timeout=60,
-        )
-        assert made.returncode == 0, made.stderr
+        create_admin(server, PASSWORD, "ops@example.com")
         login = httpx.post(server.url("/graphql"), json={"query": LOGIN}, timeout=30).json()
         server.env["TOKEN"] = login["data"]["login"]["token"]
         yield server
@@ -151,11 +146,7 @@ async def test_no_acknowledged_write_is_lost_when_postgres_restarts_or_drops_con
 
 async def test_a_killed_server_on_sqlite_loses_no_acknowledged_write(tmp_path):
     with live_server(tmp_path) as server:
-        made = subprocess.run(
-            [str(KEHU), "createadmin", "--email", "ops@example.com", "--password", PASSWORD],
-            env=server.env, capture_output=True, text=True, timeout=60,
-        )
-        assert made.returncode == 0, made.stderr
+        create_admin(server, PASSWORD, "ops@example.com")
         token = httpx.post(server.url("/graphql"), json={"query": LOGIN}, timeout=30).json()["data"]["login"]["token"]
         acknowledged: list[str] = []
 

@@ -282,7 +282,7 @@ NOT_CUSTOMER_READS = {
         "a named filter, no customer data: its customers are read through list_customers (test_saved_segments.py)",
     ),
     **dict.fromkeys(
-        ["settings.current", "settings.change", "rules.rules", "rules.update_rules", "rules.exchange_rates",
+        ["analytics.instants", "settings.current", "settings.change", "rules.rules", "rules.update_rules", "rules.exchange_rates",
          "rules.set_exchange_rate", "birthdays.business_today"],
         "configuration: the rules, settings and exchange rates belong to no customer",
     ),

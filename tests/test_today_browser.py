@@ -5,17 +5,16 @@ outcome and the next follow-up, 30 days out."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.browser import (
-    KEHU,
     LiveServer,
     block_other_hosts,
     chromium,
+    create_admin,
     live_server,
     new_page,
     record_csp_violations,
@@ -33,11 +32,7 @@ def server(tmp_path_factory) -> Iterator[LiveServer]:
     require_browser()
     require_vendor("htmx")
     with live_server(tmp_path_factory.mktemp("today"), env={"KEHU_SECRET_KEY": "k" * 40}) as live:
-        made = subprocess.run(
-            [str(KEHU), "createadmin", "--email", "admin@example.com", "--password", PASSWORD],
-            env=live.env, capture_output=True, text=True, timeout=60,
-        )
-        assert made.returncode == 0, made.stderr
+        create_admin(live, PASSWORD)
         yield live
 
 

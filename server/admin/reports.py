@@ -9,13 +9,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 from starlette.responses import Response, StreamingResponse
 
 from models import reports
-from models.service_levels import working_calendar
 from server.admin.dashboard import day
 from server.admin.pages import Admin, page, path_id
 
@@ -50,9 +48,5 @@ async def segment_csv(admin: Admin) -> Response:
 @page
 async def ledger_csv(admin: Admin) -> Response:
     """The ledger, of the days ``from`` to ``to`` (the business's time zone) when given."""
-    zone = ZoneInfo((await working_calendar()).timezone)
     params = admin.request.query_params
-    first, last = day(params.get("from") or "", "from"), day(params.get("to") or "", "to")
-    start = None if first is None else datetime.combine(first, time(), zone).astimezone(UTC)
-    stop = None if last is None else datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
-    return _csv(await reports.ledger_export(admin.scope, start, stop))
+    return _csv(await reports.ledger_export(admin.scope, day(params.get("from") or "", "from"), day(params.get("to") or "", "to")))
