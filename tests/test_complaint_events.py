@@ -63,7 +63,7 @@ def test_the_event_stream_sends_only_complaints_the_reader_sees(server):
                 opened.set()
                 if line.startswith("data: "):
                     received.append(line.removeprefix("data: "))
-                    if len(received) >= 2:
+                    if len(received) >= 3:
                         return
 
     reader = threading.Thread(target=listen, daemon=True)
@@ -78,7 +78,7 @@ def test_the_event_stream_sends_only_complaints_the_reader_sees(server):
     server.graphql(move, admin, {"id": seen})
     reader.join(15)
     pk = {value: base64.b64decode(value).decode().split(":")[1] for value in (hidden, seen)}
-    assert received == [pk[seen], pk[seen]]  # filed and cancelled; nothing of West's
+    assert received == ["listening", pk[seen], pk[seen]]  # ready; filed and cancelled; nothing of West's
 
     anonymous = httpx.get(server.url("/admin/complaints/events"), timeout=10)
     assert anonymous.status_code == 401

@@ -211,6 +211,9 @@ async def queue_rows(admin: Admin) -> Response:
 async def events(request: Request) -> Response:
     """Server-sent events: ``changed`` with a complaint's id, whenever one the caller may see changes.
 
+    ``ready`` comes first, once the stream listens: the page reads its rows again then, so a
+    change made between rendering the page (or losing the stream) and listening is not missed.
+
     Each change is checked against the caller's scope when it happens (the session too: a
     session that ended ends the stream); what is sent is an id, and the page reads the rows
     through the same rules as any read.
@@ -228,7 +231,7 @@ async def events(request: Request) -> Response:
 
     async def stream():
         async with live.hub.listen() as changes:
-            yield ": kehu complaint events\n\n"
+            yield "event: ready\ndata: listening\n\n"
             while True:
                 try:
                     change = await asyncio.wait_for(changes.get(), _HEARTBEAT)
