@@ -346,10 +346,11 @@ def _told(counts: tuple[int, ...] | None) -> tuple[float | None, int | None, int
 
 
 def _tenths_of_hours(q: Query) -> str:
-    """Whole tenths of an hour (6 minutes) from filing to resolution, the seconds rounded first."""
+    """Whole tenths of an hour (6 minutes) from filing to resolution, the seconds rounded first (half up)."""
     if q.dialect == "sqlite":
         return "CAST(ROUND((julianday(k.resolved_at) - julianday(k.created_at)) * 86400) AS INTEGER) / 360"
-    return "CAST(ROUND(EXTRACT(EPOCH FROM (k.resolved_at - k.created_at))) AS BIGINT) / 360"
+    # date_part is double precision where EXTRACT is numeric: a quarter of the figure's time over a year.
+    return "CAST(FLOOR(date_part('epoch', k.resolved_at - k.created_at) + 0.5) AS BIGINT) / 360"
 
 
 def _resolved(scope: Scope, q: Query, w: Window) -> str:

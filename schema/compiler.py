@@ -63,7 +63,7 @@ from models.scope import Scope
 from models.sql import Query
 from models.validation import in_minor_units_sql
 from schema.customers import CustomerFilterInput
-from schema.ids import from_global_id
+from schema.ids import from_global_id, to_global_id_sql
 
 __all__ = ["PLANS", "Compiled", "CompiledReads", "compile_query"]
 
@@ -187,10 +187,6 @@ def _cursor(key: SortKey, table: str) -> str:
     return f"rtrim(translate(encode(convert_to({raw}, 'UTF8'), 'base64'), E'+/\\n', '-_'), '=')"
 
 
-def _global_id(type_name: str, table: str) -> str:
-    return f"encode(convert_to('{type_name}:' || {table}.id, 'UTF8'), 'base64')"
-
-
 @dataclass
 class _Compiler:
     schema: GraphQLSchema
@@ -312,7 +308,7 @@ class _Compiler:
 
         paid_orders = f"FROM orders o WHERE o.customer_id = {table}.id AND {paid('o')}"  # as order_summaries reads them
         readers: dict[str, Callable[[FieldNode], str]] = {
-            "id": lambda child: _plain(_global_id("Customer", table)),
+            "id": lambda child: _plain(to_global_id_sql("Customer", f"{table}.id")),
             "name": text("name"), "company": text("company"), "notes": text("notes"),
             "customFields": lambda child: _raw(f"{table}.custom_fields"),
             "phone": lambda child: _text(f"{table}.phone" if personal else mask_phone_sql(f"{table}.phone")),
@@ -395,7 +391,7 @@ class _Compiler:
         def build(node: FieldNode, type_: GraphQLObjectType, table: str) -> str:
             readers: dict[str, Callable[[FieldNode], str]] = {}
             if kind.node:
-                readers["id"] = lambda child: _plain(_global_id(kind.node, table))
+                readers["id"] = lambda child: _plain(to_global_id_sql(kind.node, f"{table}.id"))
             for name in kind.plain:
                 readers[name] = lambda child, name=name: _text(f"{table}.{_SNAKE.get(name, name)}")
             for name in kind.enums:

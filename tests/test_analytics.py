@@ -139,6 +139,15 @@ async def test_every_figure_for_a_viewer_of_everyone(base, as_user):
     assert got["churnAlertsOpened"] == 1
 
 
+async def test_resolution_times_round_their_seconds_half_up_on_either_database(clean_db, as_user):
+    team = (await create_team(SYSTEM, "East"))["id"]
+    customer = await _customer("阿", team, "2026-01-10T10:00:00+08:00", "vip", "loyal")
+    for seconds in (359.5, 359.5, 359.4):  # 6 minutes less half a second, and less a little more
+        await _complaint(customer, "2026-02-01T10:00:00+08:00", seconds / 3600, False, 5, 10, "2026-02-02T10:00:00+08:00")
+    got = (await _figures(as_user, ["customer.read", "complaint.read"]))["data"]["analytics"]
+    assert got["complaintResolutionHours"] == {"median": 0.1, "p90": 0.1, "resolved": 3}
+
+
 async def test_a_team_viewer_counts_its_own_customers_only(base, as_user):
     got = (await _figures(as_user, ["customer.read", "complaint.read"], "TEAM", base.east))["data"]["analytics"]
     assert got["newCustomers"] == [{"month": "2026-01", "count": 2}, {"month": "2026-02", "count": 1}, {"month": "2026-03", "count": 0}]

@@ -23,7 +23,7 @@ from models.scope import Scope
 from models.staff import create_team
 from schema import build_schema
 from schema.compiler import compile_query
-from schema.ids import to_global_id
+from schema.ids import NODE_TYPES, to_global_id, to_global_id_sql
 from server.app import create_app
 from server.settings import Settings
 from tests.conftest import TEST_SECRET, bearer_for_user, staff_member
@@ -198,6 +198,16 @@ async def world(clean_db):
         user = (await staff_member(f"{scope.lower()}{int(pii)}@example.com", permissions, scope, east))["id"]
         viewers[f"{scope}{'+pii' if pii else ''}"] = await bearer_for_user(user)
     return people, viewers
+
+
+async def test_global_ids_written_in_sql_are_pythons(clean_db):
+    if not clean_db.startswith("postgres"):
+        pytest.skip("the compiled read path is PostgreSQL's")
+    pks = (1, 9, 10, 99, 123, 4_567, 99_999, 1_000_000, 2**31 - 1, 2**53, 9_223_372_036_854_775_807)
+    for type_name in NODE_TYPES:  # names that fill base64's groups and names that do not
+        values = ", ".join(f"({pk}::bigint)" for pk in pks)
+        rows = await db.connection().execute_query_dict(f"SELECT {to_global_id_sql(type_name, 'v.pk')} AS id FROM (VALUES {values}) v(pk)")
+        assert [row["id"] for row in rows] == [to_global_id(type_name, pk) for pk in pks], type_name
 
 
 def _client(database: str, compiled: bool) -> httpx.AsyncClient:
