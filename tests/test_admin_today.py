@@ -66,7 +66,7 @@ async def _day(browser, permissions: list[str] = SALES) -> Day:
     me = (await User.get(email="sales@example.com")).id
     today = await business_today()
     vip = await _customer("张伟", east)
-    plain = await _customer("李娜", east, birthday=date(1990, today.month, min(today.day, 28)))
+    plain = await _customer("李娜", east, birthday=date(1992, today.month, today.day))
     hidden = await _customer("王芳", west)
     await CustomerSegment.create(
         customer_id=vip, recency_days=5, frequency=6, monetary=Decimal("12000"), paid_orders=6, touches=2, r=5, f=5, m=5,

@@ -22,7 +22,7 @@ def postgres() -> str:
 
 def test_make_bench_builds_drives_and_reports(postgres, tmp_path):
     env = {
-        **os.environ, "KEHU_BENCH_SCALE": "0.003", "KEHU_BENCH_SECONDS": "0.5",
+        **os.environ, "KEHU_BENCH_SCALE": "0.003", "KEHU_BENCH_SECONDS": "1",
         "KEHU_BENCH_POSTGRES_URL": postgres, "KEHU_BENCH_OUTPUT": str(tmp_path / "latest.json"),
         "KEHU_BENCH_PROFILE": "1",
     }

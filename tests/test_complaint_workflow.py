@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -44,7 +45,7 @@ async def _walk_to(complaint_id: int, target: Status) -> None:
 async def test_filing_gives_a_reference_due_times_and_a_timeline(clean_db):
     first = await _complaint("URGENT")
     second = await _complaint()
-    assert first["reference"].startswith(f"KH-{first['created_at'].year}-")
+    assert first["reference"].startswith(f"KH-{first['created_at'].astimezone(ZoneInfo('Asia/Shanghai')).year}-")  # the calendar's year
     assert int(second["reference"][-6:]) == int(first["reference"][-6:]) + 1
     assert first["status"] is Status.NEW
     assert first["first_response_due_at"] - first["created_at"] == timedelta(hours=1)
@@ -108,8 +109,8 @@ async def test_waiting_on_the_customer_pauses_the_resolution_clock(clean_db):
     await complaints.transition_complaint(SYSTEM, complaint["id"], "IN_PROGRESS")
     stored = await Complaint.get(id=complaint["id"])
     assert stored.paused_at is None
-    assert abs(stored.paused_seconds - 7200) <= 2
-    assert abs((stored.resolution_due_at - due).total_seconds() - 7200) <= 2
+    assert abs(stored.paused_seconds - 7200) <= 30
+    assert abs((stored.resolution_due_at - due).total_seconds() - 7200) <= 30
 
 
 async def test_the_sweep_escalates_once_and_tells_the_lead(clean_db):

@@ -48,7 +48,7 @@ async def base(clean_db):
     seller = await staff_member("seller@example.com", ["customer.read", "complaint.read"], "TEAM", east)
     people = {
         "recent": await _customer("recent", east, seller["id"], tags=["vip"], source="wechat"),
-        "old": await _customer("old", east, None, birthday=(NOW + timedelta(days=3)).date().replace(year=1990)),
+        "old": await _customer("old", east, None, birthday=(NOW + timedelta(days=3)).date().replace(year=1992)),
         "never": await _customer("never", east),
         "western": await _customer("western", west, tags=["vip"]),
     }
