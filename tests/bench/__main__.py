@@ -5,7 +5,8 @@ queue: open complaints due first, with customer, assignee and SLA), f_breached (
 with a target missed), g_file (fileComplaint), i_segment (a segment filter with its count), k_random_page (the page of (a)
 from a random place in the list), l_nested (three levels of referrals below a random referrer),
 driven over HTTP at 1, 8 and 32 clients; the
-floor answers a_page, e_queue and f_breached in one SQL statement each. h_sweep times one
+floor answers a_page, e_queue and f_breached in one SQL statement each, and is driven (as is the
+peer, where asked) right after kehu at each shape and client count. h_sweep times one
 escalation sweep over the open complaints directly (models.escalation.sweep, twice: the first
 escalates what is overdue, the second finds nothing left) inside a transaction it rolls back,
 so the dataset is left as it was; then the queue's, the breached list's and the sweep's
@@ -32,6 +33,7 @@ sweep would escalate the complaints h_sweep measures.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import json
@@ -540,34 +542,24 @@ async def _answers(port: int, headers: dict, data: dict) -> dict:
     return {"page": page, "nested": nested, "referrer": referrer}
 
 
-async def _postgraphile(url: str, data: dict, answers: dict, seconds: float) -> dict:
-    """PostGraphile on the same database: its answers checked against kehu's, then the page and the
-    nested referrals driven at 1, 8 and 32 clients."""
+def _postgraphile(url: str, data: dict, answers: dict, running: contextlib.ExitStack) -> dict:
+    """PostGraphile started on the same database (stopped with ``running``) and its answers checked
+    against kehu's: its port, and its words for the page and the nested referrals."""
     command, root = peers.install(ROOT / "var" / "bench" / "peers", progress)
     port = _free_port()
     server = _start(command, peers.config(url, port), port)
-    rows: dict = {}
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            page = (await client.post("/graphql", json={"query": peers.PAGE})).json()
-            nested = (await client.post("/graphql", json={"query": peers.NESTED, "variables": {"id": str(answers["referrer"])}})).json()
-        same = {"a_page": peers.same_page(answers["page"], page), "l_nested": peers.same_nested(answers["nested"], nested)}
-        if not all(same.values()):
-            raise SystemExit(f"bench: PostGraphile answers differently from kehu: {same}")
-        rng = random.Random(7)
-        bodies = {
-            "a_page": lambda i: graphql(peers.PAGE),
-            "l_nested": lambda i: graphql(peers.NESTED, {"id": str(rng.choice(data["referrers"]))}),
-        }
-        for shape, body in bodies.items():
-            for clients in CLIENTS:
-                progress(f"postgraphile {shape} with {clients} clients for {seconds:g} s")
-                result = await drive("127.0.0.1", port, "/graphql", {}, body, clients, seconds)
-                rows[f"{shape}@{clients}"] = _row(result)
-        rows["memory_mb"] = {k: round(v, 1) for k, v in _memory_mb(server.pid).items()}
-    finally:
-        _stop(server)
-    return {"postgraphile": rows, "same_answers": same}
+    running.callback(_stop, server)
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        page = client.post("/graphql", json={"query": peers.PAGE}).json()
+        nested = client.post("/graphql", json={"query": peers.NESTED, "variables": {"id": str(answers["referrer"])}}).json()
+    same = {"a_page": peers.same_page(answers["page"], page), "l_nested": peers.same_nested(answers["nested"], nested)}
+    if not all(same.values()):
+        raise SystemExit(f"bench: PostGraphile answers differently from kehu: {same}")
+    rng = random.Random(7)
+    return {"pid": server.pid, "port": port, "same": same, "bodies": {
+        "a_page": lambda i: graphql(peers.PAGE),
+        "l_nested": lambda i: graphql(peers.NESTED, {"id": str(rng.choice(data["referrers"]))}),
+    }}
 
 
 async def main() -> int:
@@ -594,19 +586,39 @@ async def main() -> int:
     peer_names = [name.strip() for name in (os.environ.get("KEHU_BENCH_PEERS") or "").split(",") if name.strip()]
     if unknown := set(peer_names) - {"postgraphile"}:
         raise SystemExit(f"bench: unknown peer(s) {', '.join(sorted(unknown))}; known: postgraphile")
-    answers: dict = {}
     workers = os.environ.get("KEHU_BENCH_WORKERS") or "1"
     report["workers"] = int(workers)
-    server = _start(
-        [KEHU, "serve", "--port", str(port), "--workers", workers],
-        {"KEHU_DATABASE_URL": url, "KEHU_LOG_LEVEL": "warning", "KEHU_DB_POOL_SIZE": "20", "KEHU_SWEEP_SECONDS": "0"}, port,
-    )
-    try:
+    floors = [shape for shape in floor_app.PATHS if shape in bodies]
+    peer_rows: dict = {}
+    # kehu, PostGraphile and the floor all run at once, idle but for the one being driven, and each
+    # shape at each client count is driven on all three back to back: whatever this shared machine
+    # does to throughput over the run, the ratios are read from measurements seconds apart.
+    with contextlib.ExitStack() as running:
+        server = _start(
+            [KEHU, "serve", "--port", str(port), "--workers", workers],
+            {"KEHU_DATABASE_URL": url, "KEHU_LOG_LEVEL": "warning", "KEHU_DB_POOL_SIZE": "20", "KEHU_SWEEP_SECONDS": "0"}, port,
+        )
+        running.callback(_stop, server)
+        peer = _postgraphile(url, data, await _answers(port, headers, data), running) if "postgraphile" in peer_names else None
+        if floors:
+            floor_port = _free_port()
+            running.callback(_stop, _start(
+                [sys.executable, "-m", "uvicorn", "tests.bench.floor:app", "--port", str(floor_port), "--log-level", "warning",
+                 "--no-access-log"], {"BENCH_DATABASE_URL": url}, floor_port,
+            ))
         for shape, body in bodies.items():
             for clients in CLIENTS:
                 progress(f"kehu {shape} with {clients} clients for {seconds:g} s")
                 result = await drive("127.0.0.1", port, "/graphql", headers, body, clients, seconds)
                 report["kehu"][f"{shape}@{clients}"] = {**_row(result), "statements": statements[shape]}
+                if peer and shape in peer["bodies"]:
+                    progress(f"postgraphile {shape} with {clients} clients for {seconds:g} s")
+                    result = await drive("127.0.0.1", peer["port"], "/graphql", {}, peer["bodies"][shape], clients, seconds)
+                    peer_rows[f"{shape}@{clients}"] = _row(result)
+                if shape in floors:
+                    progress(f"floor {shape} with {clients} clients for {seconds:g} s")
+                    result = await drive("127.0.0.1", floor_port, floor_app.PATHS[shape], headers, body, clients, seconds)
+                    report["floor"][f"{shape}@{clients}"] = {**_row(result), "statements": 1}
         if os.environ.get("KEHU_BENCH_PROFILE") and profile.available() and "a_page" in bodies:
             progress(f"kehu a_page with 8 clients for {seconds:g} s, sampled by py-spy")
             raw = ROOT / "var" / "bench" / "a_page.pyspy"
@@ -616,12 +628,9 @@ async def main() -> int:
             sampler.wait(60)
             report["profile_a_page"] = profile.summarize(raw)
         report["kehu_memory_mb"] = {k: round(v, 1) for k, v in _memory_mb(server.pid).items()}
-        if peer_names:
-            answers = await _answers(port, headers, data)
-    finally:
-        _stop(server)
-    if "postgraphile" in peer_names:
-        report["peer"] = await _postgraphile(url, data, answers, seconds)
+        if peer:
+            peer_rows["memory_mb"] = {k: round(v, 1) for k, v in _memory_mb(peer["pid"]).items()}
+            report["peer"] = {"postgraphile": peer_rows, "same_answers": peer["same"]}
 
     if "h_sweep" in run or {"e_queue", "f_breached"} & set(run):
         report.update(await _complaint_sql(url, data, shapes(data, run_id + "x"), run))
@@ -629,22 +638,6 @@ async def main() -> int:
         report["recompute"] = await _recompute(url)
     if "m_analytics" in run:
         report["analytics"] = await _analytics(url)
-
-    floors = [shape for shape in floor_app.PATHS if shape in bodies]
-    if floors:
-        floor_port = _free_port()
-        floor = _start(
-            [sys.executable, "-m", "uvicorn", "tests.bench.floor:app", "--port", str(floor_port), "--log-level", "warning", "--no-access-log"],
-            {"BENCH_DATABASE_URL": url}, floor_port,
-        )
-        try:
-            for shape in floors:
-                for clients in CLIENTS:
-                    progress(f"floor {shape} with {clients} clients for {seconds:g} s")
-                    result = await drive("127.0.0.1", floor_port, floor_app.PATHS[shape], headers, bodies[shape], clients, seconds)
-                    report["floor"][f"{shape}@{clients}"] = {**_row(result), "statements": 1}
-        finally:
-            _stop(floor)
 
     for key, row in report["floor"].items():
         floor_rps = row["rps"]
