@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from models.db import parallel_reads
 from models.errors import DomainError, ErrorCode
 from models.orders import paid
 from models.scope import Scope, requires
@@ -118,6 +119,12 @@ def _months(first: date, last: date, zone: ZoneInfo) -> tuple[tuple[str, datetim
     return tuple(months)
 
 
+async def _read(sql: str, q: Query) -> list[dict[str, Any]]:
+    """A figure's rows: its statement reads up to a year of a table, and may take a second core."""
+    async with parallel_reads():
+        return await fetch(sql, q)
+
+
 def _visible(scope: Scope, q: Query, w: Window, alias: str = "c") -> str:
     """The customers the caller sees, of the window's team."""
     team = f" AND {alias}.team_id = {q.param(w.team_id)}" if w.team_id is not None else ""
@@ -151,7 +158,7 @@ def _rate(part: int, whole: int) -> float | None:
 
 async def _segment_counts(scope: Scope, w: Window, column: str, kinds: type[Tier] | type[Stage]) -> list[tuple[Any, int]]:
     q = Query()
-    rows = await fetch(
+    rows = await _read(
         f"SELECT s.{column} AS kind, COUNT(*) AS n FROM customer_segment s JOIN customer c ON c.id = s.customer_id"
         f" WHERE {_visible(scope, q, w)} GROUP BY s.{column}", q,
     )
@@ -175,7 +182,7 @@ async def lifecycle_funnel(scope: Scope, w: Window) -> list[tuple[Stage, int]]:
 async def new_customers(scope: Scope, w: Window) -> list[tuple[str, int]]:
     """Customers created, by month."""
     q = Query()
-    rows = await fetch(
+    rows = await _read(
         f"SELECT {_month(q, w, 'c.created_at')} AS month, COUNT(*) AS n FROM customer c WHERE {_visible(scope, q, w)}"
         f" AND {_within(q, 'c.created_at', w.start, w.stop)} GROUP BY 1", q,
     )
@@ -205,7 +212,7 @@ class Revenue:
 async def revenue(scope: Scope, w: Window) -> Revenue:
     """Paid orders by the month they were paid in: their value in the base currency, and how many."""
     q = Query()
-    rows = await fetch(
+    rows = await _read(
         f"SELECT {_month(q, w, 'o.paid_at')} AS month, x.rate, {money_sum('o.amount')} AS amount, COUNT(*) AS n FROM orders o"
         f" JOIN customer c ON c.id = o.customer_id LEFT JOIN exchange_rate x ON x.currency = o.currency"
         f" WHERE {paid('o')} AND {convertible(q)} AND {_within(q, 'o.paid_at', w.start, w.stop)} AND {_visible(scope, q, w)}"
@@ -233,7 +240,7 @@ async def retention_rate(scope: Scope, w: Window) -> float | None:
     """Of the customers who paid in the span just before the window (as long as it), the share who paid in it too."""
     q = Query()
     start, (earlier, _) = _instant(q, w.start), w.previous
-    rows = await fetch(
+    rows = await _read(
         f"SELECT COUNT(*) AS whole, COALESCE(SUM(during), 0) AS kept FROM (SELECT o.customer_id,"
         f" MAX(CASE WHEN o.paid_at < {start} THEN 1 ELSE 0 END) AS before, MAX(CASE WHEN o.paid_at >= {start} THEN 1 ELSE 0 END) AS during"
         f" FROM orders o JOIN customer c ON c.id = o.customer_id WHERE {paid('o')} AND {_within(q, 'o.paid_at', earlier, w.stop)}"
@@ -246,7 +253,7 @@ async def retention_rate(scope: Scope, w: Window) -> float | None:
 async def repeat_purchase_rate(scope: Scope, w: Window) -> float | None:
     """Of the customers who paid in the window, the share who paid for two orders or more."""
     q = Query()
-    rows = await fetch(
+    rows = await _read(
         f"SELECT COUNT(*) AS whole, COALESCE(SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END), 0) AS again"
         f" FROM ({_buyers(scope, q, w)}) b", q,
     )
@@ -257,7 +264,7 @@ async def repeat_purchase_rate(scope: Scope, w: Window) -> float | None:
 async def churn_alerts_opened(scope: Scope, w: Window) -> int:
     """Churn alerts opened in the window."""
     q = Query()
-    rows = await fetch(
+    rows = await _read(
         f"SELECT COUNT(*) AS n FROM churn_alert a JOIN customer c ON c.id = a.customer_id WHERE {_visible(scope, q, w)}"
         f" AND {_within(q, 'a.opened_at', w.start, w.stop)}", q,
     )
@@ -280,7 +287,7 @@ async def top_referrers(scope: Scope, w: Window, first: int = 10) -> list[Referr
     if not 1 <= first <= MAX_REFERRERS:
         raise DomainError.single("first", f"first must be from 1 to {MAX_REFERRERS}.", ErrorCode.INVALID)
     q = Query()
-    rows = await fetch(
+    rows = await _read(
         f"WITH RECURSIVE payers AS (SELECT c.referrer_id, SUM({in_base(q)}) AS value FROM orders o"
         f" JOIN customer c ON c.id = o.customer_id LEFT JOIN exchange_rate x ON x.currency = o.currency"
         f" WHERE {paid('o')} AND {convertible(q)} AND {_within(q, 'o.paid_at', w.start, w.stop)} AND c.referrer_id IS NOT NULL"
@@ -322,7 +329,7 @@ async def satisfaction(scope: Scope, w: Window) -> Satisfaction | None:
     if not scope.can(SERVICE):
         return None
     q = Query()
-    rows = await fetch(
+    rows = await _read(
         f"SELECT {_month(q, w, 'a.answered_at')} AS month, COUNT(*) AS answers, SUM(a.csat) AS csat, COUNT(a.nps) AS rated,"
         " SUM(CASE WHEN a.nps >= 9 THEN 1 ELSE 0 END) AS promoters, SUM(CASE WHEN a.nps <= 6 THEN 1 ELSE 0 END) AS detractors"
         " FROM survey_answer a JOIN customer c ON c.id = a.customer_id"
@@ -368,7 +375,7 @@ async def complaint_resolution_hours(scope: Scope, w: Window) -> tuple[float | N
     if not scope.can(SERVICE):
         return None
     q = Query()
-    rows = await fetch(
+    rows = await _read(
         f"WITH h AS (SELECT {_tenths_of_hours(q)} AS bin, COUNT(*) AS n FROM {_resolved(scope, q, w)} GROUP BY 1),"
         " c AS (SELECT bin, CAST(SUM(n) OVER (ORDER BY bin ROWS UNBOUNDED PRECEDING) AS BIGINT) AS upto,"
         " CAST(SUM(n) OVER () AS BIGINT) AS total FROM h)"
@@ -388,7 +395,7 @@ async def sla_compliance_rate(scope: Scope, w: Window) -> float | None:
     if not scope.can(SERVICE):
         return None
     q = Query()
-    rows = await fetch(
+    rows = await _read(
         "SELECT COUNT(*) AS whole, COALESCE(SUM(CASE WHEN NOT k.first_response_breached AND NOT k.resolution_breached"
         f" THEN 1 ELSE 0 END), 0) AS met FROM {_resolved(scope, q, w)}", q,
     )

@@ -16,8 +16,8 @@ from tortoise import Tortoise, connections
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 
 __all__ = [
-    "MODEL_MODULES", "SSL_MODES", "close", "connection", "dialect", "generic_plans", "init", "one_connection", "tortoise_config",
-    "unavailable",
+    "MODEL_MODULES", "SSL_MODES", "close", "connection", "dialect", "generic_plans", "init", "one_connection", "parallel_reads",
+    "tortoise_config", "unavailable",
 ]
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -73,35 +73,57 @@ async def one_connection() -> AsyncIterator[None]:
             await held.pool.release_held(held.connection)
 
 
-_generic_wanted: ContextVar[bool] = ContextVar("kehu_generic_plans", default=False)
-_generic = weakref.WeakSet()
-"""The connections set to ``plan_cache_mode = auto``; all others plan each statement for its values."""
+class _Setting:
+    """A session setting that some statements want and the others must not run under. Each pool
+    connection remembers whether it has it; a statement's connection is switched (one round trip)
+    only when it differs from what the statement wants, so a run of statements that want the same
+    pays for no SET at all."""
+
+    def __init__(self, name: str, on: str, off: str) -> None:
+        self.wanted: ContextVar[bool] = ContextVar(f"kehu_{name}", default=False)
+        self.holding = weakref.WeakSet()
+        self.on, self.off = on, off
+
+    @asynccontextmanager
+    async def wanting(self) -> AsyncIterator[None]:
+        token = self.wanted.set(True)
+        try:
+            yield
+        finally:
+            self.wanted.reset(token)
 
 
-@asynccontextmanager
-async def generic_plans() -> AsyncIterator[None]:
+# Every connection plans each statement for its values (force_custom_plan): a search must, or it
+# walks the team instead of its trigram index. A compiled read without a filter plans the same for
+# any values, and planning its statement would cost more than running it.
+_GENERIC_PLANS = _Setting("generic_plans", "SET plan_cache_mode = auto", "SET plan_cache_mode = force_custom_plan")
+# Requests run side by side, one core each; a report reads a year of a table once, and a second
+# core halves its wait. PostgreSQL's default costs keep such reads serial at this size.
+_PARALLEL_READS = _Setting(
+    "parallel_reads", "SET parallel_setup_cost = 100; SET parallel_tuple_cost = 0.01", "RESET parallel_setup_cost; RESET parallel_tuple_cost",
+)
+_SETTINGS = (_GENERIC_PLANS, _PARALLEL_READS)
+
+
+def generic_plans():
     """Let the statements of this context run on the plan PostgreSQL keeps for a prepared
-    statement whatever its values. Every connection plans each statement for its values
-    (``force_custom_plan``): a search must, or it walks the team instead of its trigram index.
-    A compiled read without a filter plans the same for any values, and planning its statement
-    would cost more than running it. A connection switches mode (one SET) only when the next
-    statement on it wants the other one, so a run of compiled reads pays for no SET at all."""
-    token = _generic_wanted.set(True)
-    try:
-        yield
-    finally:
-        _generic_wanted.reset(token)
+    statement whatever its values (``_GENERIC_PLANS``)."""
+    return _GENERIC_PLANS.wanting()
+
+
+def parallel_reads():
+    """Let the statements of this context use parallel workers where PostgreSQL finds them worth
+    less than it does by default (``_PARALLEL_READS``): for reports over whole tables."""
+    return _PARALLEL_READS.wanting()
 
 
 async def _plan_mode(connection) -> None:
-    wanted = _generic_wanted.get()
     raw = getattr(connection, "_con", connection)
-    if (raw in _generic) != wanted:
-        await connection.execute(f"SET plan_cache_mode = {'auto' if wanted else 'force_custom_plan'}")
-        if wanted:
-            _generic.add(raw)
-        else:
-            _generic.discard(raw)
+    changes = [(setting, wanted) for setting in _SETTINGS if (raw in setting.holding) != (wanted := setting.wanted.get())]
+    if changes:
+        await connection.execute("; ".join(setting.on if wanted else setting.off for setting, wanted in changes))
+        for setting, wanted in changes:
+            (setting.holding.add if wanted else setting.holding.discard)(raw)
 
 
 async def _reset(connection) -> None:

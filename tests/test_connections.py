@@ -85,7 +85,7 @@ async def test_generic_plans_are_for_the_statements_that_ask_and_the_connection_
     real = db._plan_mode
 
     async def watched(connection):
-        seen.append(db._generic_wanted.get())
+        seen.append(db._GENERIC_PLANS.wanted.get())
         await real(connection)
 
     monkeypatch.setattr(db, "_plan_mode", watched)
@@ -93,3 +93,32 @@ async def test_generic_plans_are_for_the_statements_that_ask_and_the_connection_
     assert seen[-1] is True
     await gql.data('{ customers(first: 2, filter: {search: "甲"}) { edges { node { name } } } }')
     assert seen[-1] is False
+
+
+async def _show(name: str) -> str:
+    return (await db.connection().execute_query_dict(f"SHOW {name}"))[0][name]
+
+
+async def test_the_dashboards_figures_may_take_parallel_workers_and_nothing_else_does(gql, monkeypatch):
+    if db.dialect() != "postgres":
+        pytest.skip("PostgreSQL's planner costs")
+    async with db.one_connection():
+        default = await _show("parallel_setup_cost")
+        async with db.parallel_reads():
+            assert (await _show("parallel_setup_cost"), await _show("parallel_tuple_cost")) == ("100", "0.01")
+            async with db.generic_plans():  # the two settings switch apart
+                assert (await _show("parallel_setup_cost"), await _show("plan_cache_mode")) == ("100", "auto")
+        assert (await _show("parallel_setup_cost"), await _show("plan_cache_mode")) == (default, "force_custom_plan")
+    seen = []
+    real = db._plan_mode
+
+    async def watched(connection):
+        seen.append(db._PARALLEL_READS.wanted.get())
+        await real(connection)
+
+    monkeypatch.setattr(db, "_plan_mode", watched)
+    await gql.data('{ analytics(from: "2026-01-01", to: "2026-03-31") { newCustomers { count } retentionRate } }')
+    assert seen[-2:] == [True, True] and not any(seen[:-2])  # the two figures; the token, the viewer, the window before
+    seen.clear()
+    await gql.data("{ customers(first: 2) { edges { node { name } } } }")
+    assert seen and not any(seen)
